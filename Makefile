@@ -1,0 +1,30 @@
+# Makefile for the enrollment extension (PGXS)
+
+EXTENSION = enrollment
+MODULE_big = enrollment
+OBJS = \
+	src/arguments.o \
+	src/enrollment.o \
+	src/ledger.o \
+	src/locking.o \
+	src/money.o \
+	src/plans.o \
+	src/status.o
+DATA = $(wildcard src/enrollment--*.sql)
+PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"
+
+# pg_regress: sql/NAME.sql runs and is compared with expected/NAME.out
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+
+# isolation tester: test/isolation/specs/NAME.spec against
+# test/isolation/expected/NAME.out
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation
+
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): src/enrollment.h

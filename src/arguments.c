@@ -1,0 +1,114 @@
+/*-------------------------------------------------------------------------
+ *
+ * arguments.c
+ *	  Fetching and checking the SQL arguments of the extension's functions.
+ *
+ * The functions are not STRICT: a NULL where a value is required is an
+ * error (22004), never a NULL result.  Identifiers (user and course ids,
+ * idempotency keys) are 1 to 255 characters, with no control characters
+ * and no leading or trailing spaces (22E03).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "enrollment.h"
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+/*
+ * Raise 22004 if argument argno is NULL.
+ */
+static void
+RequireArgument(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname)));
+}
+
+/*
+ * Raise 22E03 unless value is a well-formed identifier.
+ */
+static void
+CheckIdentifier(text *value, const char *argname)
+{
+	const char *bytes = VARDATA_ANY(value);
+	int			nbytes = VARSIZE_ANY_EXHDR(value);
+	int			nchars;
+
+	if (nbytes == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_ENROLLMENT_INVALID_IDENTIFIER),
+				 errmsg("%s must not be empty", argname)));
+
+	nchars = pg_mbstrlen_with_len(bytes, nbytes);
+	if (nchars > MAX_IDENTIFIER_CHARS)
+		ereport(ERROR,
+				(errcode(ERRCODE_ENROLLMENT_INVALID_IDENTIFIER),
+				 errmsg("%s is too long", argname),
+				 errdetail("It has %d characters; at most %d are allowed.",
+						   nchars, MAX_IDENTIFIER_CHARS)));
+
+	for (int i = 0; i < nbytes; i++)
+	{
+		unsigned char c = (unsigned char) bytes[i];
+
+		if (c < 0x20 || c == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_ENROLLMENT_INVALID_IDENTIFIER),
+					 errmsg("%s must not contain control characters", argname),
+					 errdetail("Character 0x%02x found at byte %d.", c, i + 1)));
+	}
+
+	if (bytes[0] == ' ' || bytes[nbytes - 1] == ' ')
+		ereport(ERROR,
+				(errcode(ERRCODE_ENROLLMENT_INVALID_IDENTIFIER),
+				 errmsg("%s must not start or end with a space", argname)));
+}
+
+/*
+ * A required identifier argument.
+ */
+text *
+IdentifierArgument(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	text	   *value;
+
+	RequireArgument(fcinfo, argno, argname);
+	value = PG_GETARG_TEXT_PP(argno);
+	CheckIdentifier(value, argname);
+	return value;
+}
+
+/*
+ * An optional identifier argument: NULL when the caller gave none.
+ */
+text *
+OptionalIdentifierArgument(FunctionCallInfo fcinfo, int argno,
+						   const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return IdentifierArgument(fcinfo, argno, argname);
+}
+
+/*
+ * A required numeric argument (its value is checked by money.c).
+ */
+Numeric
+NumericArgument(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	RequireArgument(fcinfo, argno, argname);
+	return PG_GETARG_NUMERIC(argno);
+}
+
+/*
+ * A required text argument, as a C string.
+ */
+char *
+TextArgumentCString(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	RequireArgument(fcinfo, argno, argname);
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}

@@ -1,0 +1,139 @@
+/*-------------------------------------------------------------------------
+ *
+ * enrollment.h
+ *	  Declarations shared by the modules of the enrollment extension.
+ *
+ * Money travels between modules as int64 counts of the currency's minor
+ * unit (cents for USD, yen for JPY); it is numeric only at the SQL
+ * boundary.  No floating point is used anywhere.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ENROLLMENT_H
+#define ENROLLMENT_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/numeric.h"
+
+/*
+ * SQLSTATEs of the extension's own errors.  They are part of the API:
+ * README.md lists them, and they never change once released.
+ */
+#define ERRCODE_ENROLLMENT_INVALID_AMOUNT		MAKE_SQLSTATE('2','2','E','0','1')
+#define ERRCODE_ENROLLMENT_INVALID_CURRENCY		MAKE_SQLSTATE('2','2','E','0','2')
+#define ERRCODE_ENROLLMENT_INVALID_IDENTIFIER	MAKE_SQLSTATE('2','2','E','0','3')
+#define ERRCODE_ENROLLMENT_EXISTS				MAKE_SQLSTATE('2','3','E','0','1')
+#define ERRCODE_ENROLLMENT_NOT_FOUND			MAKE_SQLSTATE('2','3','E','0','2')
+#define ERRCODE_ENROLLMENT_OVERPAYMENT			MAKE_SQLSTATE('2','3','E','0','3')
+#define ERRCODE_ENROLLMENT_KEY_REUSED			MAKE_SQLSTATE('2','3','E','0','4')
+#define ERRCODE_ENROLLMENT_LEDGER_APPEND_ONLY	MAKE_SQLSTATE('2','3','E','0','5')
+#define ERRCODE_ENROLLMENT_ALREADY_PAID			MAKE_SQLSTATE('5','5','E','0','1')
+#define ERRCODE_ENROLLMENT_EXPECTED_AMOUNT_MISMATCH MAKE_SQLSTATE('5','5','E','0','2')
+
+/* arguments.c: SQL arguments */
+#define MAX_IDENTIFIER_CHARS 255
+
+extern text *IdentifierArgument(FunctionCallInfo fcinfo, int argno,
+								const char *argname);
+extern text *OptionalIdentifierArgument(FunctionCallInfo fcinfo, int argno,
+										const char *argname);
+extern Numeric NumericArgument(FunctionCallInfo fcinfo, int argno,
+							   const char *argname);
+extern char *TextArgumentCString(FunctionCallInfo fcinfo, int argno,
+								 const char *argname);
+
+/* money.c: exact amounts and currencies */
+#define MAX_AMOUNT_MAJOR_UNITS	INT64CONST(1000000000000)
+
+typedef struct Currency
+{
+	char		code[4];		/* ISO 4217 code, NUL-terminated */
+	int			minor_unit;		/* decimal places, 0 to 4 */
+} Currency;
+
+extern void CheckAmount(Numeric amount, const char *argname, bool zero_allowed);
+extern int64 AmountToMinorUnits(Numeric amount, const Currency *currency,
+								const char *argname);
+extern int64 StoredAmountToMinorUnits(Numeric amount, const Currency *currency,
+									  const char *column);
+extern Numeric MinorUnitsToNumeric(int64 minor_units, const Currency *currency);
+extern char *FormatMoney(int64 minor_units, const Currency *currency);
+extern void LookupCurrency(const char *code, Currency *currency);
+extern void InitCurrency(Currency *currency, const char *code, int minor_unit);
+
+/* status.c: payment status and the transitions it allows */
+typedef enum EnrollmentStatus
+{
+	ENROLLMENT_PENDING,
+	ENROLLMENT_PARTIAL,
+	ENROLLMENT_PAID
+} EnrollmentStatus;
+
+extern EnrollmentStatus StatusForAmounts(int64 amount_paid, int64 amount_due);
+extern const char *StatusLabel(EnrollmentStatus status);
+extern EnrollmentStatus StatusFromLabel(const char *label);
+extern void CheckStatusAcceptsPayment(EnrollmentStatus status,
+									  text *user_id, text *course_id);
+
+/* plans.c: saved SPI plans */
+extern SPIPlanPtr SavedPlan(SPIPlanPtr *cache, const char *sql,
+							int nargs, Oid *argtypes);
+extern int	ExecuteSavedPlan(SPIPlanPtr plan, Datum *values, const char *nulls,
+							 int expected_result);
+
+/* locking.c: the locked enrollment row */
+typedef struct LockedEnrollment
+{
+	Currency	currency;
+	int64		price;
+	int64		amount_paid;
+	int64		amount_due;
+	EnrollmentStatus status;
+} LockedEnrollment;
+
+extern void LockEnrollment(text *user_id, text *course_id,
+						   LockedEnrollment *enrollment);
+extern void StoreEnrollmentAmounts(text *user_id, text *course_id,
+								   const LockedEnrollment *enrollment,
+								   TimestampTz updated_at);
+
+/* ledger.c: the append-only payment ledger */
+
+/*
+ * A ledger row in the shape of enrollment.payment_result, as returned by
+ * SPI.  It lives in SPI memory: use it before SPI_finish().
+ */
+typedef struct LedgerEntry
+{
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+} LedgerEntry;
+
+/* column numbers of a LedgerEntry, as for SPI_getbinval (1-based) */
+#define LEDGER_COL_PAYMENT_ID	1
+#define LEDGER_COL_COURSE_ID	3
+#define LEDGER_COL_AMOUNT		4
+#define LEDGER_COL_REPLAYED		8
+#define LEDGER_NATTS			9
+
+typedef struct NewPayment
+{
+	text	   *user_id;
+	text	   *course_id;
+	text	   *idempotency_key;	/* NULL when none */
+	const Currency *currency;
+	int64		amount;
+	int64		amount_paid_after;
+	int64		amount_due_after;
+	EnrollmentStatus status_after;
+	TimestampTz created_at;
+} NewPayment;
+
+extern bool LedgerFindKey(text *user_id, text *idempotency_key,
+						  LedgerEntry *entry);
+extern bool LedgerAppend(const NewPayment *payment, LedgerEntry *entry);
+
+#endif							/* ENROLLMENT_H */
