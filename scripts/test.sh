@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the whole test suite.  Installs what is missing, builds
+# the extension warning-free, starts a throwaway server, and runs
+#   pg_regress (sql/, expected/), the isolation tester (test/isolation/),
+#   pgTAP through pg_prove (test/pgtap/), and the pgbench concurrency check
+#   (test/concurrency.sh).
+# The last line is "N passed, N failed" over all of them; the exit status is
+# non-zero if anything failed.
+source "$(dirname "$0")/lib.sh"
+
+ensure_packages
+build_and_install
+start_cluster
+
+LOG_DIR=$(mktemp -d /tmp/enrollment-test.XXXXXX)
+passed=0
+failed=0
+
+tally() {		# tally SUITE PASSED FAILED
+	echo "== $1: $2 passed, $3 failed"
+	passed=$((passed + $2))
+	failed=$((failed + $3))
+}
+
+# pg_regress and the isolation tester print "test NAME ... ok" or
+# "... FAILED" per test
+count_regress() {	# count_regress LOG -> "PASSED FAILED"
+	echo "$(grep -cE '^test .* \.\.\. ok' "$1" || true)" \
+		"$(grep -cE '^test .* \.\.\. (FAILED|failed)' "$1" || true)"
+}
+
+# TAP lines: "ok N" and "not ok N"
+count_tap() {		# count_tap LOG -> "PASSED FAILED"
+	echo "$(grep -cE '^ *ok [0-9]' "$1" || true)" \
+		"$(grep -cE '^ *not ok [0-9]' "$1" || true)"
+}
+
+echo "== pg_regress"
+rm -rf results output_iso regression.diffs regression.out
+make -s installcheck ISOLATION= >"$LOG_DIR/regress.log" 2>&1 || true
+grep -E '^test ' "$LOG_DIR/regress.log" || cat "$LOG_DIR/regress.log"
+[ -f regression.diffs ] && head -200 regression.diffs
+read -r p f < <(count_regress "$LOG_DIR/regress.log")
+[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1		# the suite did not run at all
+tally pg_regress "$p" "$f"
+
+echo "== isolation"
+make -s installcheck REGRESS= >"$LOG_DIR/isolation.log" 2>&1 || true
+grep -E '^test ' "$LOG_DIR/isolation.log" || cat "$LOG_DIR/isolation.log"
+[ -f output_iso/regression.diffs ] && head -200 output_iso/regression.diffs
+read -r p f < <(count_regress "$LOG_DIR/isolation.log")
+[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+tally isolation "$p" "$f"
+
+echo "== pgTAP"
+createdb enrollment_tap
+psql -X -q -d enrollment_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION enrollment"
+status=0
+pg_prove -v -d enrollment_tap test/pgtap/*.sql >"$LOG_DIR/pgtap.log" 2>&1 || status=$?
+grep -vE '^ *ok [0-9]' "$LOG_DIR/pgtap.log" || true
+read -r p f < <(count_tap "$LOG_DIR/pgtap.log")
+[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1	# a file died without a "not ok"
+tally pgTAP "$p" "$f"
+dropdb enrollment_tap
+
+echo "== concurrency (pgbench)"
+status=0
+bash test/concurrency.sh >"$LOG_DIR/concurrency.log" 2>&1 || status=$?
+cat "$LOG_DIR/concurrency.log"
+read -r p f < <(count_tap "$LOG_DIR/concurrency.log")
+[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+tally concurrency "$p" "$f"
+
+if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then
+	echo "== the server log shows a crashed backend:"
+	grep -B2 -A5 'terminated by signal' "$CLUSTER_DIR/server.log"
+	failed=$((failed + 1))
+fi
+
+rm -rf "$LOG_DIR"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
