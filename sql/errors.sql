@@ -66,6 +66,7 @@ INSERT INTO bad_calls (call) VALUES
 	($$enrollment.enroll(' judy', 'c', 1)$$),
 	($$enrollment.enroll('judy ', 'c', 1)$$),
 	($$enrollment.enroll(E'ju\ndy', 'c', 1)$$),
+	($$enrollment.enroll(E'ju\u0085dy', 'c', 1)$$),
 	($$enrollment.apply_payment('judy', 'err-1', 1, '')$$),
 	($$enrollment.apply_payment('judy', 'err-1', 1, repeat('k', 256))$$),
 	($$enrollment.apply_payment('judy', 'err-1', 1, E'k\t1')$$),

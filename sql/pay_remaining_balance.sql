@@ -47,6 +47,12 @@ SELECT * FROM ledger('gina', 'py-104');
 SELECT enrollment.pay_remaining_balance('gina', 'py-104', 'gina-py-104-final',
                                         expected_amount => 49);
 
+-- a key that paid part of the balance does not replay as paying the rest
+SELECT price FROM enrollment.enroll('gina', 'py-105', 80);
+SELECT amount_due FROM enrollment.apply_payment('gina', 'py-105', 30, 'gina-py-105-a');
+SELECT enrollment.pay_remaining_balance('gina', 'py-105', 'gina-py-105-a');
+SELECT * FROM balance('gina', 'py-105');
+
 -- JPY
 SELECT price FROM enrollment.enroll('gina', 'jp-2', 1234, 'JPY');
 SELECT amount, amount_paid, amount_due, status

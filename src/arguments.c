@@ -6,7 +6,8 @@
  * The functions are not STRICT: a NULL where a value is required is an
  * error (22004), never a NULL result.  Identifiers (user and course ids,
  * idempotency keys) are 1 to 255 characters, with no control characters
- * and no leading or trailing spaces (22E03).
+ * (C0, DEL, and C1 in UTF-8 databases) and no leading or trailing ASCII
+ * space (22E03).
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +36,7 @@ CheckIdentifier(text *value, const char *argname)
 {
 	const char *bytes = VARDATA_ANY(value);
 	int			nbytes = VARSIZE_ANY_EXHDR(value);
+	bool		is_utf8 = GetDatabaseEncoding() == PG_UTF8;
 	int			nchars;
 
 	if (nbytes == 0)
@@ -54,11 +56,15 @@ CheckIdentifier(text *value, const char *argname)
 	{
 		unsigned char c = (unsigned char) bytes[i];
 
-		if (c < 0x20 || c == 0x7f)
+		/* C0 controls and DEL; in UTF-8, C1 controls are C2 80 to C2 9F */
+		if (c < 0x20 || c == 0x7f ||
+			(c == 0xc2 && i + 1 < nbytes && is_utf8 &&
+			 (unsigned char) bytes[i + 1] >= 0x80 &&
+			 (unsigned char) bytes[i + 1] <= 0x9f))
 			ereport(ERROR,
 					(errcode(ERRCODE_ENROLLMENT_INVALID_IDENTIFIER),
 					 errmsg("%s must not contain control characters", argname),
-					 errdetail("Character 0x%02x found at byte %d.", c, i + 1)));
+					 errdetail("A control character was found at byte %d.", i + 1)));
 	}
 
 	if (bytes[0] == ' ' || bytes[nbytes - 1] == ' ')

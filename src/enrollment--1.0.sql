@@ -208,9 +208,10 @@ INSERT INTO enrollment.currencies (code, minor_unit, name) VALUES
 --
 -- Enrollments: one row per (user, course), amounts in major units.
 --
--- The CHECK constraints hold the invariants even against direct writes by
--- a superuser.  1000000000000 is the largest accepted price or amount
--- (money.c: MAX_AMOUNT).
+-- The CHECK constraints keep every row consistent on its own, even against
+-- direct writes by a superuser; that the amounts agree with the ledger is
+-- kept by the functions, the only write path.  1000000000000 is the largest
+-- accepted price or amount (money.c: MAX_AMOUNT_MAJOR_UNITS).
 --
 CREATE TABLE enrollment.enrollments (
 	user_id text NOT NULL,

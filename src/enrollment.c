@@ -86,8 +86,8 @@ ResultFromSPIRow(FunctionCallInfo fcinfo, HeapTuple row, TupleDesc rowdesc,
 }
 
 /*
- * Raise 23E04 unless a replayed payment was made for the same course and
- * amount as this request asks for.
+ * Raise 23E04 unless the earlier payment with this request's idempotency
+ * key was made for the same course and amount as this request asks for.
  */
 static void
 CheckReplayMatchesRequest(const PaymentRequest *request,
@@ -107,10 +107,25 @@ CheckReplayMatchesRequest(const PaymentRequest *request,
 	same_course = VARSIZE_ANY_EXHDR(course_id) == VARSIZE_ANY_EXHDR(request->course_id) &&
 		memcmp(VARDATA_ANY(course_id), VARDATA_ANY(request->course_id),
 			   VARSIZE_ANY_EXHDR(course_id)) == 0;
-	same_amount = request->amount == NULL ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-										  NumericGetDatum(amount),
-										  NumericGetDatum(request->amount))) == 0;
+	if (request->amount != NULL)
+		same_amount = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+														NumericGetDatum(amount),
+														NumericGetDatum(request->amount))) == 0;
+	else
+	{
+		/*
+		 * pay_remaining_balance() without an expected amount: the earlier
+		 * call must have paid the balance in full, as this one would.
+		 */
+		Numeric		due_after;
+
+		due_after = DatumGetNumeric(SPI_getbinval(earlier->tuple, earlier->tupdesc,
+												  LEDGER_COL_AMOUNT_DUE_AFTER,
+												  &isnull));
+		same_amount = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+														NumericGetDatum(due_after),
+														NumericGetDatum(int64_to_numeric(0)))) == 0;
+	}
 
 	if (!same_course || !same_amount)
 		ereport(ERROR,

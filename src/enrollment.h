@@ -116,6 +116,7 @@ typedef struct LedgerEntry
 #define LEDGER_COL_PAYMENT_ID	1
 #define LEDGER_COL_COURSE_ID	3
 #define LEDGER_COL_AMOUNT		4
+#define LEDGER_COL_AMOUNT_DUE_AFTER 6
 #define LEDGER_COL_REPLAYED		8
 #define LEDGER_NATTS			9
 
