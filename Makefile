@@ -4,10 +4,12 @@ EXTENSION = enrollment
 MODULE_big = enrollment
 OBJS = \
 	src/arguments.o \
+	src/batch.o \
 	src/enrollment.o \
 	src/ledger.o \
 	src/locking.o \
 	src/money.o \
+	src/payment.o \
 	src/plans.o \
 	src/status.o
 DATA = $(wildcard src/enrollment--*.sql)
@@ -16,7 +18,7 @@ PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"
 # pg_regress: sql/NAME.sql runs and is compared with expected/NAME.out;
 # install comes first, the others rely on what it creates
 REGRESS = install enroll apply_payment pay_remaining_balance idempotency \
-	currencies errors ledger
+	apply_payments currencies errors ledger
 
 # isolation tester: test/isolation/specs/NAME.spec against
 # test/isolation/expected/NAME.out

@@ -31,7 +31,7 @@ RequireArgument(FunctionCallInfo fcinfo, int argno, const char *argname)
 /*
  * Raise 22E03 unless value is a well-formed identifier.
  */
-static void
+void
 CheckIdentifier(text *value, const char *argname)
 {
 	const char *bytes = VARDATA_ANY(value);

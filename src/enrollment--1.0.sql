@@ -331,6 +331,13 @@ AS 'MODULE_PATHNAME', 'pay_remaining_balance'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+-- Many payments in one call and one transaction, all or none.
+CREATE FUNCTION enrollment.apply_payments(payments jsonb)
+RETURNS SETOF enrollment.payment_result
+AS 'MODULE_PATHNAME', 'apply_payments'
+LANGUAGE C VOLATILE SECURITY DEFINER ROWS 100
+SET search_path = pg_catalog, pg_temp;
+
 --
 -- Privileges: nothing for PUBLIC; see the README for the grant recipe.
 --
@@ -342,3 +349,4 @@ REVOKE ALL ON FUNCTION enrollment.apply_payment(text, text, numeric, text)
 	FROM PUBLIC;
 REVOKE ALL ON FUNCTION enrollment.pay_remaining_balance(text, text, text, numeric)
 	FROM PUBLIC;
+REVOKE ALL ON FUNCTION enrollment.apply_payments(jsonb) FROM PUBLIC;

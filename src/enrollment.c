@@ -1,13 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * enrollment.c
- *	  The SQL-callable functions: enroll(), apply_payment() and
- *	  pay_remaining_balance().
- *
- * A payment is one step under one row lock: lock the enrollment, replay
- * the earlier result if the idempotency key was used before, validate,
- * update the amounts and status, append to the ledger.  Any error undoes
- * all of it, because it aborts the caller's (sub)transaction.
+ *	  The SQL-callable functions enroll(), apply_payment() and
+ *	  pay_remaining_balance(): their arguments and results.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,25 +15,6 @@
 #include "utils/timestamp.h"
 
 PG_MODULE_MAGIC;
-
-/* What a payment call asks for. */
-typedef struct PaymentRequest
-{
-	text	   *user_id;
-	text	   *course_id;
-	text	   *idempotency_key;	/* NULL when none */
-	bool		pay_remaining;	/* pay whatever is due, not a given amount */
-	Numeric		amount;			/* the amount, or the expected amount due
-								 * (NULL if not given) */
-	const char *amount_argname;
-} PaymentRequest;
-
-static void
-ConnectSPI(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-}
 
 /*
  * Build the function's composite result from a row returned by SPI, in the
@@ -86,155 +62,18 @@ ResultFromSPIRow(FunctionCallInfo fcinfo, HeapTuple row, TupleDesc rowdesc,
 }
 
 /*
- * Raise 23E04 unless the earlier payment with this request's idempotency
- * key was made for the same course and amount as this request asks for.
- */
-static void
-CheckReplayMatchesRequest(const PaymentRequest *request,
-						  const LedgerEntry *earlier)
-{
-	bool		isnull;
-	text	   *course_id;
-	Numeric		amount;
-	bool		same_course;
-	bool		same_amount;
-
-	course_id = DatumGetTextPP(SPI_getbinval(earlier->tuple, earlier->tupdesc,
-											 LEDGER_COL_COURSE_ID, &isnull));
-	amount = DatumGetNumeric(SPI_getbinval(earlier->tuple, earlier->tupdesc,
-										   LEDGER_COL_AMOUNT, &isnull));
-
-	same_course = VARSIZE_ANY_EXHDR(course_id) == VARSIZE_ANY_EXHDR(request->course_id) &&
-		memcmp(VARDATA_ANY(course_id), VARDATA_ANY(request->course_id),
-			   VARSIZE_ANY_EXHDR(course_id)) == 0;
-	if (request->amount != NULL)
-		same_amount = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-														NumericGetDatum(amount),
-														NumericGetDatum(request->amount))) == 0;
-	else
-	{
-		/*
-		 * pay_remaining_balance() without an expected amount: the earlier
-		 * call must have paid the balance in full, as this one would.
-		 */
-		Numeric		due_after;
-
-		due_after = DatumGetNumeric(SPI_getbinval(earlier->tuple, earlier->tupdesc,
-												  LEDGER_COL_AMOUNT_DUE_AFTER,
-												  &isnull));
-		same_amount = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-														NumericGetDatum(due_after),
-														NumericGetDatum(int64_to_numeric(0)))) == 0;
-	}
-
-	if (!same_course || !same_amount)
-		ereport(ERROR,
-				(errcode(ERRCODE_ENROLLMENT_KEY_REUSED),
-				 errmsg("idempotency key was already used with different parameters"),
-				 errdetail("Key \"%s\" of user \"%s\" was used for a payment of %s in course \"%s\".",
-						   text_to_cstring(request->idempotency_key),
-						   text_to_cstring(request->user_id),
-						   DatumGetCString(DirectFunctionCall1(numeric_out,
-															   NumericGetDatum(amount))),
-						   text_to_cstring(course_id)),
-				 errhint("Use a new key for a new payment; reuse a key only to retry the same call.")));
-}
-
-/*
- * The amount, in minor units, that a request pays on a locked enrollment.
- * Raise an error if the request does not fit the enrollment.
- */
-static int64
-AmountToPay(const PaymentRequest *request, const LockedEnrollment *enrollment)
-{
-	int64		amount;
-
-	CheckStatusAcceptsPayment(enrollment->status, request->user_id,
-							  request->course_id);
-
-	if (request->pay_remaining)
-	{
-		amount = enrollment->amount_due;
-		if (request->amount != NULL &&
-			AmountToMinorUnits(request->amount, &enrollment->currency,
-							   request->amount_argname) != amount)
-			ereport(ERROR,
-					(errcode(ERRCODE_ENROLLMENT_EXPECTED_AMOUNT_MISMATCH),
-					 errmsg("expected amount does not match the amount due"),
-					 errdetail("The amount due is %s; the expected amount was %s %s.",
-							   FormatMoney(amount, &enrollment->currency),
-							   DatumGetCString(DirectFunctionCall1(numeric_out,
-																   NumericGetDatum(request->amount))),
-							   enrollment->currency.code)));
-		return amount;
-	}
-
-	amount = AmountToMinorUnits(request->amount, &enrollment->currency,
-								request->amount_argname);
-	if (amount > enrollment->amount_due)
-		ereport(ERROR,
-				(errcode(ERRCODE_ENROLLMENT_OVERPAYMENT),
-				 errmsg("payment exceeds the amount due"),
-				 errdetail("The amount due is %s; the payment is %s.",
-						   FormatMoney(enrollment->amount_due, &enrollment->currency),
-						   FormatMoney(amount, &enrollment->currency)),
-				 errhint("Use pay_remaining_balance() to pay exactly what is due.")));
-	return amount;
-}
-
-/*
- * Apply a payment request and return its enrollment.payment_result.
+ * Apply one payment request and return its enrollment.payment_result.
  */
 static Datum
-ApplyPayment(FunctionCallInfo fcinfo, const PaymentRequest *request)
+PaymentResult(FunctionCallInfo fcinfo, const PaymentRequest *request)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	LockedEnrollment enrollment;
 	LedgerEntry entry;
-	NewPayment payment;
 	Datum		result;
 
-	if (request->amount != NULL)
-		CheckAmount(request->amount, request->amount_argname, false);
-
+	CheckPaymentRequest(request);
 	ConnectSPI();
-
-	LockEnrollment(request->user_id, request->course_id, &enrollment);
-
-	if (request->idempotency_key != NULL &&
-		LedgerFindKey(request->user_id, request->idempotency_key, &entry))
-	{
-		CheckReplayMatchesRequest(request, &entry);
-	}
-	else
-	{
-		payment.user_id = request->user_id;
-		payment.course_id = request->course_id;
-		payment.idempotency_key = request->idempotency_key;
-		payment.currency = &enrollment.currency;
-		payment.amount = AmountToPay(request, &enrollment);
-		payment.created_at = GetCurrentTimestamp();
-
-		enrollment.amount_paid += payment.amount;
-		enrollment.amount_due -= payment.amount;
-		enrollment.status = StatusForAmounts(enrollment.amount_paid,
-											 enrollment.amount_due);
-		StoreEnrollmentAmounts(request->user_id, request->course_id,
-							   &enrollment, payment.created_at);
-
-		payment.amount_paid_after = enrollment.amount_paid;
-		payment.amount_due_after = enrollment.amount_due;
-		payment.status_after = enrollment.status;
-		if (!LedgerAppend(&payment, &entry))
-			ereport(ERROR,
-					(errcode(ERRCODE_ENROLLMENT_KEY_REUSED),
-					 errmsg("idempotency key was already used with different parameters"),
-					 errdetail("Key \"%s\" of user \"%s\" was used at the same time for a payment in another course.",
-							   text_to_cstring(request->idempotency_key),
-							   text_to_cstring(request->user_id)),
-					 errhint("Use a new key for a new payment; reuse a key only to retry the same call.")));
-	}
-
+	ApplyPaymentRequest(request, &entry);
 	result = ResultFromSPIRow(fcinfo, entry.tuple, entry.tupdesc, caller);
 	SPI_finish();
 	return result;
@@ -325,7 +164,7 @@ apply_payment(PG_FUNCTION_ARGS)
 	request.idempotency_key = OptionalIdentifierArgument(fcinfo, 3, "idempotency_key");
 	request.pay_remaining = false;
 
-	PG_RETURN_DATUM(ApplyPayment(fcinfo, &request));
+	PG_RETURN_DATUM(PaymentResult(fcinfo, &request));
 }
 
 /*
@@ -346,5 +185,5 @@ pay_remaining_balance(PG_FUNCTION_ARGS)
 	request.amount_argname = "expected_amount";
 	request.pay_remaining = true;
 
-	PG_RETURN_DATUM(ApplyPayment(fcinfo, &request));
+	PG_RETURN_DATUM(PaymentResult(fcinfo, &request));
 }

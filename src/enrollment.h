@@ -25,6 +25,7 @@
 #define ERRCODE_ENROLLMENT_INVALID_AMOUNT		MAKE_SQLSTATE('2','2','E','0','1')
 #define ERRCODE_ENROLLMENT_INVALID_CURRENCY		MAKE_SQLSTATE('2','2','E','0','2')
 #define ERRCODE_ENROLLMENT_INVALID_IDENTIFIER	MAKE_SQLSTATE('2','2','E','0','3')
+#define ERRCODE_ENROLLMENT_INVALID_BATCH		MAKE_SQLSTATE('2','2','E','0','4')
 #define ERRCODE_ENROLLMENT_EXISTS				MAKE_SQLSTATE('2','3','E','0','1')
 #define ERRCODE_ENROLLMENT_NOT_FOUND			MAKE_SQLSTATE('2','3','E','0','2')
 #define ERRCODE_ENROLLMENT_OVERPAYMENT			MAKE_SQLSTATE('2','3','E','0','3')
@@ -36,6 +37,7 @@
 /* arguments.c: SQL arguments */
 #define MAX_IDENTIFIER_CHARS 255
 
+extern void CheckIdentifier(text *value, const char *argname);
 extern text *IdentifierArgument(FunctionCallInfo fcinfo, int argno,
 								const char *argname);
 extern text *OptionalIdentifierArgument(FunctionCallInfo fcinfo, int argno,
@@ -79,6 +81,7 @@ extern void CheckStatusAcceptsPayment(EnrollmentStatus status,
 									  text *user_id, text *course_id);
 
 /* plans.c: saved SPI plans */
+extern void ConnectSPI(void);
 extern SPIPlanPtr SavedPlan(SPIPlanPtr *cache, const char *sql,
 							int nargs, Oid *argtypes);
 extern int	ExecuteSavedPlan(SPIPlanPtr plan, Datum *values, const char *nulls,
@@ -136,5 +139,23 @@ typedef struct NewPayment
 extern bool LedgerFindKey(text *user_id, text *idempotency_key,
 						  LedgerEntry *entry);
 extern bool LedgerAppend(const NewPayment *payment, LedgerEntry *entry);
+
+/* payment.c: one payment under the row lock */
+
+/* What a payment call asks for. */
+typedef struct PaymentRequest
+{
+	text	   *user_id;
+	text	   *course_id;
+	text	   *idempotency_key;	/* NULL when none */
+	bool		pay_remaining;	/* pay whatever is due, not a given amount */
+	Numeric		amount;			/* the amount, or the expected amount due
+								 * (NULL if not given) */
+	const char *amount_argname;
+} PaymentRequest;
+
+extern void CheckPaymentRequest(const PaymentRequest *request);
+extern void ApplyPaymentRequest(const PaymentRequest *request,
+								LedgerEntry *entry);
 
 #endif							/* ENROLLMENT_H */

@@ -57,7 +57,10 @@ LedgerFindKey(text *user_id, text *idempotency_key, LedgerEntry *entry)
 	values[0] = PointerGetDatum(user_id);
 	values[1] = PointerGetDatum(idempotency_key);
 	if (ExecuteSavedPlan(plan, values, NULL, SPI_OK_SELECT) == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
 		return false;
+	}
 	KeepFirstRow(entry);
 	return true;
 }

@@ -73,6 +73,8 @@ LockEnrollment(text *user_id, text *course_id, LockedEnrollment *enrollment)
 								 &enrollment->currency, "amount_due");
 	enrollment->status =
 		StatusFromLabel(TextDatumGetCString(SPI_getbinval(row, tupdesc, 4, &isnull)));
+
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*

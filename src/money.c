@@ -191,6 +191,7 @@ LookupCurrency(const char *code, Currency *currency)
 
 	minor_unit = DatumGetInt16(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
 	InitCurrency(currency, code, minor_unit);
 }
 

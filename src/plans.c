@@ -15,6 +15,16 @@
 #include "enrollment.h"
 
 /*
+ * Connect to SPI, or fail.
+ */
+void
+ConnectSPI(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/*
  * The saved plan in *cache, prepared on first use.  Needs an SPI
  * connection.
  */

@@ -2,7 +2,7 @@
 -- append-only ledger.  Run by pg_prove as a superuser in a database with
 -- pgtap and enrollment installed; the roles it creates are rolled back.
 BEGIN;
-SELECT plan(50);
+SELECT plan(54);
 
 --
 -- PUBLIC gets nothing
@@ -32,6 +32,9 @@ SELECT ok(NOT pg_catalog.has_function_privilege('public',
 		'enrollment.pay_remaining_balance(text, text, text, numeric)', 'EXECUTE'),
 	'PUBLIC cannot EXECUTE pay_remaining_balance()');
 SELECT ok(NOT pg_catalog.has_function_privilege('public',
+		'enrollment.apply_payments(jsonb)', 'EXECUTE'),
+	'PUBLIC cannot EXECUTE apply_payments()');
+SELECT ok(NOT pg_catalog.has_function_privilege('public',
 		'enrollment.refuse_ledger_change()', 'EXECUTE'),
 	'PUBLIC cannot EXECUTE refuse_ledger_change()');
 
@@ -41,7 +44,10 @@ SELECT ok(NOT pg_catalog.has_function_privilege('public',
 CREATE ROLE app NOLOGIN;
 GRANT USAGE ON SCHEMA enrollment TO app;
 GRANT SELECT ON enrollment.enrollments, enrollment.payments, enrollment.currencies TO app;
-GRANT EXECUTE ON FUNCTION enrollment.apply_payment(text, text, numeric, text), enrollment.pay_remaining_balance(text, text, text, numeric) TO app;
+GRANT EXECUTE ON FUNCTION
+    enrollment.apply_payment(text, text, numeric, text),
+    enrollment.pay_remaining_balance(text, text, text, numeric),
+    enrollment.apply_payments(jsonb) TO app;
 
 -- nobody: no grants at all; usage_only: only USAGE on the schema, so that
 -- what stops it is the table's or function's own privileges.
@@ -83,6 +89,13 @@ SELECT results_eq(
 		FROM enrollment.pay_remaining_balance('alice', 'course-1', 'app-k2', 70.00)$$,
 	$$VALUES (70.00, 100.00, 0.00, 'paid', false)$$,
 	'app: pay_remaining_balance() pays the remaining 70.00');
+
+SELECT results_eq(
+	$$SELECT amount, amount_paid, status::text, replayed
+		FROM enrollment.apply_payments('[{"user_id": "alice", "course_id": "course-1",
+		                                  "amount": 30.00, "idempotency_key": "app-k1"}]')$$,
+	$$VALUES (30.00, 30.00, 'partial', true)$$,
+	'app: apply_payments() replays a key of apply_payment()');
 
 SELECT results_eq(
 	$$SELECT user_id, course_id, status::text, amount_paid, amount_due
@@ -187,6 +200,8 @@ SELECT throws_ok($$SELECT enrollment.apply_payment('bob', 'course-1', 1)$$, '425
 	'nobody: apply_payment() is denied');
 SELECT throws_ok($$SELECT enrollment.pay_remaining_balance('bob', 'course-1')$$, '42501', NULL,
 	'nobody: pay_remaining_balance() is denied');
+SELECT throws_ok($$SELECT * FROM enrollment.apply_payments('[]')$$, '42501', NULL,
+	'nobody: apply_payments() is denied');
 RESET ROLE;
 
 --
@@ -208,6 +223,9 @@ SELECT throws_ok($$SELECT enrollment.apply_payment('bob', 'course-1', 1)$$,
 SELECT throws_ok($$SELECT enrollment.pay_remaining_balance('bob', 'course-1')$$,
 	'42501', 'permission denied for function pay_remaining_balance',
 	'usage_only: pay_remaining_balance() is denied by the function''s privileges');
+SELECT throws_ok($$SELECT * FROM enrollment.apply_payments('[]')$$,
+	'42501', 'permission denied for function apply_payments',
+	'usage_only: apply_payments() is denied by the function''s privileges');
 RESET ROLE;
 
 -- The denied calls changed nothing.

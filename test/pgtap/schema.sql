@@ -1,7 +1,7 @@
 -- schema.sql: the objects the install script creates, as the catalogs see
 -- them.  Run by pg_prove in a database with pgtap and enrollment installed.
 BEGIN;
-SELECT plan(90);
+SELECT plan(97);
 
 --
 -- Schema and tables
@@ -158,7 +158,8 @@ SELECT is(
 -- Functions
 --
 SELECT functions_are('enrollment',
-	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'refuse_ledger_change'],
+	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'apply_payments',
+		  'refuse_ledger_change'],
 	'schema enrollment has exactly the expected functions');
 
 SELECT has_function('enrollment', 'enroll', ARRAY['text', 'text', 'numeric', 'text'],
@@ -213,6 +214,23 @@ SELECT is(pg_catalog.pg_get_function_arguments(
 	'expected_amount numeric DEFAULT NULL::numeric',
 	'pay_remaining_balance() argument names and defaults');
 
+SELECT has_function('enrollment', 'apply_payments', ARRAY['jsonb'],
+	'apply_payments(jsonb) exists');
+SELECT function_returns('enrollment', 'apply_payments', ARRAY['jsonb'],
+	'setof enrollment.payment_result', 'apply_payments() returns setof enrollment.payment_result');
+SELECT is_definer('enrollment', 'apply_payments', ARRAY['jsonb'],
+	'apply_payments() is SECURITY DEFINER');
+SELECT volatility_is('enrollment', 'apply_payments', ARRAY['jsonb'],
+	'volatile', 'apply_payments() is VOLATILE');
+SELECT isnt_strict('enrollment', 'apply_payments', ARRAY['jsonb'],
+	'apply_payments() is not STRICT');
+SELECT function_lang_is('enrollment', 'apply_payments', ARRAY['jsonb'],
+	'c', 'apply_payments() is written in C');
+SELECT is(pg_catalog.pg_get_function_arguments(
+		'enrollment.apply_payments(jsonb)'::regprocedure),
+	'payments jsonb',
+	'apply_payments() argument name');
+
 SELECT has_function('enrollment', 'refuse_ledger_change', ARRAY[]::name[],
 	'refuse_ledger_change() exists');
 SELECT function_returns('enrollment', 'refuse_ledger_change', ARRAY[]::name[], 'trigger',
@@ -224,8 +242,8 @@ SELECT isnt_definer('enrollment', 'refuse_ledger_change', ARRAY[]::name[],
 SELECT set_eq(
 	$$SELECT proname::text FROM pg_catalog.pg_proc
 	   WHERE pronamespace = 'enrollment'::regnamespace AND prosecdef$$,
-	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance'],
-	'the SECURITY DEFINER functions are enroll, apply_payment, pay_remaining_balance');
+	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'apply_payments'],
+	'the SECURITY DEFINER functions are enroll, apply_payment, pay_remaining_balance, apply_payments');
 SELECT is_empty(
 	$$SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 	   WHERE p.pronamespace = 'enrollment'::regnamespace AND p.prosecdef
