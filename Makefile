@@ -11,6 +11,7 @@ OBJS = \
 	src/money.o \
 	src/payment.o \
 	src/plans.o \
+	src/relations.o \
 	src/status.o
 DATA = $(wildcard src/enrollment--*.sql)
 PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"

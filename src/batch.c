@@ -201,7 +201,7 @@ apply_payments(PG_FUNCTION_ARGS)
 	BatchItem **lock_order;
 	BatchItem  *current = NULL;
 	ErrorContextCallback errcallback;
-	MemoryContext caller = CurrentMemoryContext;
+	PaymentTables tables;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -241,26 +241,19 @@ apply_payments(PG_FUNCTION_ARGS)
 
 	qsort(lock_order, count, sizeof(BatchItem *), CompareBatchItems);
 
-	ConnectSPI();
+	OpenPaymentTables(&tables);
 	for (int i = 0; i < count; i++)
 	{
 		LedgerEntry entry;
-		Datum		values[LEDGER_NATTS];
-		bool		nulls[LEDGER_NATTS];
-		MemoryContext oldcontext;
 
 		CHECK_FOR_INTERRUPTS();
 		current = lock_order[i];
-		ApplyPaymentRequest(&current->request, &entry);
-
-		heap_deform_tuple(entry.tuple, entry.tupdesc, values, nulls);
-		oldcontext = MemoryContextSwitchTo(caller);
-		current->result = heap_form_tuple(rsinfo->setDesc, values, nulls);
-		MemoryContextSwitchTo(oldcontext);
-		SPI_freetuptable(SPI_tuptable);
+		ApplyPaymentRequest(&tables, &current->request, &entry);
+		current->result = heap_form_tuple(rsinfo->setDesc, entry.values,
+										  entry.nulls);
 	}
 	current = NULL;
-	SPI_finish();
+	ClosePaymentTables(&tables);
 
 	error_context_stack = errcallback.previous;
 

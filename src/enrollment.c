@@ -67,15 +67,21 @@ ResultFromSPIRow(FunctionCallInfo fcinfo, HeapTuple row, TupleDesc rowdesc,
 static Datum
 PaymentResult(FunctionCallInfo fcinfo, const PaymentRequest *request)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	PaymentTables tables;
 	LedgerEntry entry;
+	TupleDesc	resultdesc;
 	Datum		result;
 
+	if (get_call_result_type(fcinfo, NULL, &resultdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning a row called in a context that cannot accept one");
+	resultdesc = BlessTupleDesc(resultdesc);
+
 	CheckPaymentRequest(request);
-	ConnectSPI();
-	ApplyPaymentRequest(request, &entry);
-	result = ResultFromSPIRow(fcinfo, entry.tuple, entry.tupdesc, caller);
-	SPI_finish();
+	OpenPaymentTables(&tables);
+	ApplyPaymentRequest(&tables, request, &entry);
+	result = HeapTupleGetDatum(heap_form_tuple(resultdesc, entry.values,
+											   entry.nulls));
+	ClosePaymentTables(&tables);
 	return result;
 }
 

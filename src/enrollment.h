@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
 #include "fmgr.h"
 #include "utils/numeric.h"
 
@@ -74,9 +75,12 @@ typedef enum EnrollmentStatus
 	ENROLLMENT_PAID
 } EnrollmentStatus;
 
+#define NUM_ENROLLMENT_STATUSES (ENROLLMENT_PAID + 1)
+
 extern EnrollmentStatus StatusForAmounts(int64 amount_paid, int64 amount_due);
 extern const char *StatusLabel(EnrollmentStatus status);
-extern EnrollmentStatus StatusFromLabel(const char *label);
+extern EnrollmentStatus StatusFromEnumValue(const Oid *status_values,
+											Oid value);
 extern void CheckStatusAcceptsPayment(EnrollmentStatus status,
 									  text *user_id, text *course_id);
 
@@ -86,6 +90,75 @@ extern SPIPlanPtr SavedPlan(SPIPlanPtr *cache, const char *sql,
 							int nargs, Oid *argtypes);
 extern int	ExecuteSavedPlan(SPIPlanPtr plan, Datum *values, const char *nulls,
 							 int expected_result);
+
+/* relations.c: the tables, opened for direct access */
+
+/* What the payment path needs to know of the catalogs. */
+typedef struct EnrollmentCatalog
+{
+	Oid			enrollments;
+	Oid			enrollments_pkey;
+	Oid			payments;
+	Oid			payments_key_index;
+	Oid			payment_id_sequence;
+	Oid			currencies;
+	Oid			currencies_pkey;
+	Oid			status_values[NUM_ENROLLMENT_STATUSES]; /* pg_enum OIDs */
+	struct
+	{
+		AttrNumber	user_id,
+					course_id,
+					currency,
+					price,
+					amount_paid,
+					amount_due,
+					status,
+					updated_at,
+					paid_at;
+	}			enrollment;		/* column numbers in enrollments */
+	struct
+	{
+		AttrNumber	payment_id,
+					user_id,
+					course_id,
+					amount,
+					idempotency_key,
+					amount_paid_after,
+					amount_due_after,
+					status_after,
+					created_at,
+					created_by;
+	}			payment;		/* column numbers in payments */
+	AttrNumber	currency_minor_unit;
+} EnrollmentCatalog;
+
+/* The tables as opened for one call of a payment function. */
+typedef struct PaymentTables
+{
+	EnrollmentCatalog catalog;
+	EState	   *estate;
+	ResultRelInfo *enrollments;
+	ResultRelInfo *payments;
+	Relation	enrollments_pkey;
+	Relation	payments_key_index;
+	Relation	currencies;
+	Relation	currencies_pkey;
+	TupleTableSlot *enrollment_slot;	/* the locked enrollment */
+	TupleTableSlot *new_enrollment_slot;
+	TupleTableSlot *payment_slot;	/* a ledger row found by key */
+	TupleTableSlot *new_payment_slot;
+	TupleTableSlot *currency_slot;
+	EPQState	epqstate;
+	Datum		created_by;		/* session user, as name */
+} PaymentTables;
+
+extern void OpenPaymentTables(PaymentTables *tables);
+extern void ClosePaymentTables(PaymentTables *tables);
+extern void BeginPaymentStep(PaymentTables *tables);
+extern void RefreshPaymentSnapshot(PaymentTables *tables);
+extern void EndPaymentStep(PaymentTables *tables);
+extern bool FindRowByTextKey(Relation rel, Relation index, Snapshot snapshot,
+							 int nkeys, Datum *keys, TupleTableSlot *slot);
 
 /* locking.c: the locked enrollment row */
 typedef struct LockedEnrollment
@@ -97,31 +170,35 @@ typedef struct LockedEnrollment
 	EnrollmentStatus status;
 } LockedEnrollment;
 
-extern void LockEnrollment(text *user_id, text *course_id,
-						   LockedEnrollment *enrollment);
-extern void StoreEnrollmentAmounts(text *user_id, text *course_id,
+extern void LockEnrollment(PaymentTables *tables, text *user_id,
+						   text *course_id, LockedEnrollment *enrollment);
+extern void StoreEnrollmentAmounts(PaymentTables *tables,
 								   const LockedEnrollment *enrollment,
 								   TimestampTz updated_at);
 
 /* ledger.c: the append-only payment ledger */
 
 /*
- * A ledger row in the shape of enrollment.payment_result, as returned by
- * SPI.  It lives in SPI memory: use it before SPI_finish().
+ * A ledger row as the columns of an enrollment.payment_result, new or
+ * replayed.  By-reference values point into the tables' slots: build the
+ * result before the next payment.
  */
+#define RESULT_PAYMENT_ID	0
+#define RESULT_USER_ID		1
+#define RESULT_COURSE_ID	2
+#define RESULT_AMOUNT		3
+#define RESULT_AMOUNT_PAID	4
+#define RESULT_AMOUNT_DUE	5
+#define RESULT_STATUS		6
+#define RESULT_REPLAYED		7
+#define RESULT_CREATED_AT	8
+#define PAYMENT_RESULT_NATTS 9
+
 typedef struct LedgerEntry
 {
-	HeapTuple	tuple;
-	TupleDesc	tupdesc;
+	Datum		values[PAYMENT_RESULT_NATTS];
+	bool		nulls[PAYMENT_RESULT_NATTS];
 } LedgerEntry;
-
-/* column numbers of a LedgerEntry, as for SPI_getbinval (1-based) */
-#define LEDGER_COL_PAYMENT_ID	1
-#define LEDGER_COL_COURSE_ID	3
-#define LEDGER_COL_AMOUNT		4
-#define LEDGER_COL_AMOUNT_DUE_AFTER 6
-#define LEDGER_COL_REPLAYED		8
-#define LEDGER_NATTS			9
 
 typedef struct NewPayment
 {
@@ -136,9 +213,10 @@ typedef struct NewPayment
 	TimestampTz created_at;
 } NewPayment;
 
-extern bool LedgerFindKey(text *user_id, text *idempotency_key,
-						  LedgerEntry *entry);
-extern bool LedgerAppend(const NewPayment *payment, LedgerEntry *entry);
+extern bool LedgerFindKey(PaymentTables *tables, text *user_id,
+						  text *idempotency_key, LedgerEntry *entry);
+extern bool LedgerAppend(PaymentTables *tables, const NewPayment *payment,
+						 LedgerEntry *entry);
 
 /* payment.c: one payment under the row lock */
 
@@ -155,7 +233,8 @@ typedef struct PaymentRequest
 } PaymentRequest;
 
 extern void CheckPaymentRequest(const PaymentRequest *request);
-extern void ApplyPaymentRequest(const PaymentRequest *request,
+extern void ApplyPaymentRequest(PaymentTables *tables,
+								const PaymentRequest *request,
 								LedgerEntry *entry);
 
 #endif							/* ENROLLMENT_H */

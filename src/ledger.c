@@ -8,107 +8,186 @@
  * user.  An idempotency key is unique per user: a retried call finds the
  * row its first attempt wrote and returns it instead of paying again.
  * The ledger is never updated, deleted or truncated: a statement trigger
- * refuses that, whoever asks (23E05).
+ * refuses that, whoever asks (23E05).  Rows are written as relations.c
+ * describes, without SQL; the table has no column defaults to fill in.
  *
  *-------------------------------------------------------------------------
  */
 #include "enrollment.h"
 
-#include "catalog/pg_type.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 /*
- * The ledger columns that make up an enrollment.payment_result, in its
- * order; replayed is filled in by the caller of the statement.
+ * The payment_result columns of a ledger row found in slot.
  */
-#define LEDGER_RESULT_COLUMNS(replayed) \
-	"payment_id, user_id, course_id, amount, amount_paid_after," \
-	" amount_due_after, status_after, " replayed ", created_at"
-
 static void
-KeepFirstRow(LedgerEntry *entry)
+EntryFromLedgerRow(PaymentTables *tables, TupleTableSlot *slot,
+				   LedgerEntry *entry)
 {
-	entry->tuple = SPI_tuptable->vals[0];
-	entry->tupdesc = SPI_tuptable->tupdesc;
+	const EnrollmentCatalog *catalog = &tables->catalog;
+	static const int result_columns[] = {
+		RESULT_PAYMENT_ID, RESULT_USER_ID, RESULT_COURSE_ID, RESULT_AMOUNT,
+		RESULT_AMOUNT_PAID, RESULT_AMOUNT_DUE, RESULT_STATUS, RESULT_CREATED_AT
+	};
+	AttrNumber	ledger_columns[] = {
+		catalog->payment.payment_id, catalog->payment.user_id,
+		catalog->payment.course_id, catalog->payment.amount,
+		catalog->payment.amount_paid_after, catalog->payment.amount_due_after,
+		catalog->payment.status_after, catalog->payment.created_at
+	};
+
+	for (int i = 0; i < (int) lengthof(result_columns); i++)
+		entry->values[result_columns[i]] =
+			slot_getattr(slot, ledger_columns[i], &entry->nulls[result_columns[i]]);
+	entry->values[RESULT_REPLAYED] = BoolGetDatum(true);
+	entry->nulls[RESULT_REPLAYED] = false;
 }
 
 /*
- * Find the payment that user_id made with idempotency_key.  Needs an SPI
- * connection; call it with the enrollment locked, so that a payment
- * committed by a concurrent call with the same key is seen.
+ * Find the payment that user_id made with idempotency_key, as the payment
+ * step's snapshot sees it.  Call it with the enrollment locked, so that a
+ * payment committed by a concurrent call with the same key is seen.
  */
 bool
-LedgerFindKey(text *user_id, text *idempotency_key, LedgerEntry *entry)
+LedgerFindKey(PaymentTables *tables, text *user_id, text *idempotency_key,
+			  LedgerEntry *entry)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
+	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(idempotency_key)};
 
-	SavedPlan(&plan,
-			  "SELECT " LEDGER_RESULT_COLUMNS("true")
-			  "  FROM enrollment.payments"
-			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
-			  "   AND idempotency_key OPERATOR(pg_catalog.=) $2",
-			  2, argtypes);
-
-	values[0] = PointerGetDatum(user_id);
-	values[1] = PointerGetDatum(idempotency_key);
-	if (ExecuteSavedPlan(plan, values, NULL, SPI_OK_SELECT) == 0)
-	{
-		SPI_freetuptable(SPI_tuptable);
+	if (!FindRowByTextKey(tables->payments->ri_RelationDesc,
+						  tables->payments_key_index, GetActiveSnapshot(),
+						  2, key, tables->payment_slot))
 		return false;
-	}
-	KeepFirstRow(entry);
+	EntryFromLedgerRow(tables, tables->payment_slot, entry);
 	return true;
 }
 
 /*
- * Append a payment to the ledger.  Returns false, writing nothing, if its
- * idempotency key was taken meanwhile by a concurrent call for another
- * enrollment of the same user; the caller must then raise an error, which
- * also undoes its update of the enrollment.
+ * Insert a ledger row with the executor's routines: BEFORE and AFTER ROW
+ * triggers, constraints, indexes.  A row with an idempotency key goes in as
+ * INSERT ... ON CONFLICT (user_id, idempotency_key) DO NOTHING would put
+ * it: wait for transactions inserting the same key, and insert
+ * speculatively so that a race with one of them cannot end in a unique
+ * violation.  Returns false, inserting nothing, if the key is taken; under
+ * REPEATABLE READ and SERIALIZABLE, a key taken by a transaction the
+ * snapshot cannot see is a serialization failure (40001).
+ */
+static bool
+InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
+{
+	ResultRelInfo *rri = tables->payments;
+	Relation	rel = rri->ri_RelationDesc;
+	EState	   *estate = tables->estate;
+	List	   *arbiter = list_make1_oid(tables->catalog.payments_key_index);
+	List	   *recheck;
+
+	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(estate, rri, slot))
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("a trigger on enrollment.payments skipped a ledger row")));
+	ExecConstraints(rri, slot, estate);
+
+	if (!has_key)
+	{
+		simple_table_tuple_insert(rel, slot);
+		recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
+										NULL, NIL);
+		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
+		return true;
+	}
+
+	for (;;)
+	{
+		ItemPointerData conflict;
+		uint32		token;
+		bool		lost_race = false;
+
+		if (!ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
+		{
+			if (IsolationUsesXactSnapshot() &&
+				!table_tuple_fetch_row_version(rel, &conflict, estate->es_snapshot,
+											   tables->payment_slot))
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			return false;
+		}
+
+		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+		table_tuple_insert_speculative(rel, slot, estate->es_output_cid, 0, NULL,
+									   token);
+		recheck = ExecInsertIndexTuples(rri, slot, estate, false, true,
+										&lost_race, arbiter);
+		table_tuple_complete_speculative(rel, slot, token, !lost_race);
+		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+
+		if (!lost_race)
+		{
+			ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
+			return true;
+		}
+		/* another transaction inserted the key meanwhile: check again */
+	}
+}
+
+/*
+ * Append a payment to the ledger and describe it in *entry.  Returns
+ * false, writing nothing, if its idempotency key was taken meanwhile by a
+ * concurrent call for another enrollment of the same user; the caller must
+ * then raise an error, which also undoes its update of the enrollment.
  */
 bool
-LedgerAppend(const NewPayment *payment, LedgerEntry *entry)
+LedgerAppend(PaymentTables *tables, const NewPayment *payment,
+			 LedgerEntry *entry)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[8] = {TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
-	NUMERICOID, NUMERICOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		values[8];
-	char		nulls[8] = "        ";
+	const EnrollmentCatalog *catalog = &tables->catalog;
+	TupleTableSlot *slot = tables->new_payment_slot;
+	int			natts = slot->tts_tupleDescriptor->natts;
 
-	SavedPlan(&plan,
-			  "INSERT INTO enrollment.payments"
-			  " (user_id, course_id, amount, idempotency_key,"
-			  "  amount_paid_after, amount_due_after, status_after,"
-			  "  created_at, created_by)"
-			  " VALUES ($1, $2, $3, $4, $5, $6,"
-			  "  CAST($7 AS enrollment.payment_status), $8, SESSION_USER)"
-			  " ON CONFLICT (user_id, idempotency_key) DO NOTHING"
-			  " RETURNING " LEDGER_RESULT_COLUMNS("false"),
-			  8, argtypes);
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, natts * sizeof(bool));
 
-	values[0] = PointerGetDatum(payment->user_id);
-	values[1] = PointerGetDatum(payment->course_id);
-	values[2] = NumericGetDatum(MinorUnitsToNumeric(payment->amount,
-													payment->currency));
+#define SET_COLUMN(attnum, value) 	(slot->tts_values[(attnum) - 1] = (value), slot->tts_isnull[(attnum) - 1] = false)
+
+	SET_COLUMN(catalog->payment.payment_id,
+			   Int64GetDatum(nextval_internal(catalog->payment_id_sequence, false)));
+	SET_COLUMN(catalog->payment.user_id, PointerGetDatum(payment->user_id));
+	SET_COLUMN(catalog->payment.course_id, PointerGetDatum(payment->course_id));
+	SET_COLUMN(catalog->payment.amount,
+			   NumericGetDatum(MinorUnitsToNumeric(payment->amount,
+												   payment->currency)));
 	if (payment->idempotency_key != NULL)
-		values[3] = PointerGetDatum(payment->idempotency_key);
-	else
-		nulls[3] = 'n';
-	values[4] = NumericGetDatum(MinorUnitsToNumeric(payment->amount_paid_after,
-													payment->currency));
-	values[5] = NumericGetDatum(MinorUnitsToNumeric(payment->amount_due_after,
-													payment->currency));
-	values[6] = CStringGetTextDatum(StatusLabel(payment->status_after));
-	values[7] = TimestampTzGetDatum(payment->created_at);
+		SET_COLUMN(catalog->payment.idempotency_key,
+				   PointerGetDatum(payment->idempotency_key));
+	SET_COLUMN(catalog->payment.amount_paid_after,
+			   NumericGetDatum(MinorUnitsToNumeric(payment->amount_paid_after,
+												   payment->currency)));
+	SET_COLUMN(catalog->payment.amount_due_after,
+			   NumericGetDatum(MinorUnitsToNumeric(payment->amount_due_after,
+												   payment->currency)));
+	SET_COLUMN(catalog->payment.status_after,
+			   ObjectIdGetDatum(catalog->status_values[payment->status_after]));
+	SET_COLUMN(catalog->payment.created_at,
+			   TimestampTzGetDatum(payment->created_at));
+	SET_COLUMN(catalog->payment.created_by, tables->created_by);
+#undef SET_COLUMN
 
-	if (ExecuteSavedPlan(plan, values, nulls, SPI_OK_INSERT_RETURNING) == 0)
+	ExecStoreVirtualTuple(slot);
+	if (!InsertLedgerRow(tables, slot, payment->idempotency_key != NULL))
 		return false;
-	KeepFirstRow(entry);
+
+	EntryFromLedgerRow(tables, slot, entry);
+	entry->values[RESULT_REPLAYED] = BoolGetDatum(false);
 	return true;
 }
 

@@ -9,112 +9,173 @@
  * still lets the ledger's foreign-key checks (FOR KEY SHARE) through.
  * Waiting obeys the session's lock_timeout (55P03).  Under READ COMMITTED
  * the lock follows the row to its newest version; under REPEATABLE READ or
- * SERIALIZABLE a row changed since the snapshot raises 40001.
+ * SERIALIZABLE a row changed since the snapshot raises 40001, as SELECT
+ * ... FOR NO KEY UPDATE does.
  *
  *-------------------------------------------------------------------------
  */
 #include "enrollment.h"
 
-#include "catalog/pg_type.h"
+#include "access/tableam.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-/*
- * Lock the enrollment (user_id, course_id) and read its amounts into
- * *enrollment; raise 23E02 if it does not exist.  Needs an SPI connection.
- */
-void
-LockEnrollment(text *user_id, text *course_id, LockedEnrollment *enrollment)
+static bool
+TextEquals(Datum a, text *b)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	HeapTuple	row;
-	TupleDesc	tupdesc;
+	text	   *at = DatumGetTextPP(a);
+
+	return VARSIZE_ANY_EXHDR(at) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(at), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)) == 0;
+}
+
+static Datum
+Column(TupleTableSlot *slot, AttrNumber attnum)
+{
 	bool		isnull;
+	Datum		value = slot_getattr(slot, attnum, &isnull);
 
-	SavedPlan(&plan,
-			  "SELECT e.price, e.amount_paid, e.amount_due,"
-			  "       e.status::pg_catalog.text, c.code, c.minor_unit"
-			  "  FROM enrollment.enrollments e"
-			  "  JOIN enrollment.currencies c"
-			  "    ON c.code OPERATOR(pg_catalog.=) e.currency"
-			  " WHERE e.user_id OPERATOR(pg_catalog.=) $1"
-			  "   AND e.course_id OPERATOR(pg_catalog.=) $2"
-			  "   FOR NO KEY UPDATE OF e",
-			  2, argtypes);
-
-	values[0] = PointerGetDatum(user_id);
-	values[1] = PointerGetDatum(course_id);
-	if (ExecuteSavedPlan(plan, values, NULL, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_ENROLLMENT_NOT_FOUND),
-				 errmsg("enrollment does not exist"),
-				 errdetail("User \"%s\" is not enrolled in course \"%s\".",
-						   text_to_cstring(user_id),
-						   text_to_cstring(course_id)),
-				 errhint("Create it with enrollment.enroll().")));
-
-	row = SPI_tuptable->vals[0];
-	tupdesc = SPI_tuptable->tupdesc;
-
-	InitCurrency(&enrollment->currency,
-				 TextDatumGetCString(SPI_getbinval(row, tupdesc, 5, &isnull)),
-				 DatumGetInt16(SPI_getbinval(row, tupdesc, 6, &isnull)));
-
-	enrollment->price =
-		StoredAmountToMinorUnits(DatumGetNumeric(SPI_getbinval(row, tupdesc, 1, &isnull)),
-								 &enrollment->currency, "price");
-	enrollment->amount_paid =
-		StoredAmountToMinorUnits(DatumGetNumeric(SPI_getbinval(row, tupdesc, 2, &isnull)),
-								 &enrollment->currency, "amount_paid");
-	enrollment->amount_due =
-		StoredAmountToMinorUnits(DatumGetNumeric(SPI_getbinval(row, tupdesc, 3, &isnull)),
-								 &enrollment->currency, "amount_due");
-	enrollment->status =
-		StatusFromLabel(TextDatumGetCString(SPI_getbinval(row, tupdesc, 4, &isnull)));
-
-	SPI_freetuptable(SPI_tuptable);
+	if (isnull)
+		elog(ERROR, "column %d of \"%s\" is null", attnum,
+			 get_rel_name(slot->tts_tableOid));
+	return value;
 }
 
 /*
- * Write the amounts and status of an enrollment locked by LockEnrollment.
- * paid_at is set when the enrollment becomes paid.  Needs an SPI
- * connection.
+ * Read the currency of the locked enrollment.
+ */
+static void
+ReadCurrency(PaymentTables *tables, Datum code, Currency *currency)
+{
+	if (!FindRowByTextKey(tables->currencies, tables->currencies_pkey,
+						  GetActiveSnapshot(), 1, &code, tables->currency_slot))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("enrollment has unknown currency \"%s\"",
+						TextDatumGetCString(code))));
+	InitCurrency(currency, TextDatumGetCString(code),
+				 DatumGetInt16(Column(tables->currency_slot,
+									  tables->catalog.currency_minor_unit)));
+}
+
+/*
+ * Lock the enrollment (user_id, course_id), keep it in
+ * tables->enrollment_slot and read its amounts into *enrollment; raise
+ * 23E02 if it does not exist.  Call it inside a payment step; the step's
+ * snapshot afterwards sees what the transactions it waited for committed.
  */
 void
-StoreEnrollmentAmounts(text *user_id, text *course_id,
+LockEnrollment(PaymentTables *tables, text *user_id, text *course_id,
+			   LockedEnrollment *enrollment)
+{
+	Relation	rel = tables->enrollments->ri_RelationDesc;
+	TupleTableSlot *slot = tables->enrollment_slot;
+	const EnrollmentCatalog *catalog = &tables->catalog;
+	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(course_id)};
+
+	for (;;)
+	{
+		TM_FailureData tmfd;
+		TM_Result	result;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!FindRowByTextKey(rel, tables->enrollments_pkey, GetActiveSnapshot(),
+							  2, key, slot))
+			ereport(ERROR,
+					(errcode(ERRCODE_ENROLLMENT_NOT_FOUND),
+					 errmsg("enrollment does not exist"),
+					 errdetail("User \"%s\" is not enrolled in course \"%s\".",
+							   text_to_cstring(user_id),
+							   text_to_cstring(course_id)),
+					 errhint("Create it with enrollment.enroll().")));
+
+		result = table_tuple_lock(rel, &slot->tts_tid, GetActiveSnapshot(), slot,
+								  tables->estate->es_output_cid,
+								  LockTupleNoKeyExclusive, LockWaitBlock,
+								  IsolationUsesXactSnapshot() ? 0 :
+								  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+								  &tmfd);
+		if (result == TM_Ok)
+		{
+			/* the newest version must still be this enrollment's */
+			if (!tmfd.traversed ||
+				(TextEquals(Column(slot, catalog->enrollment.user_id), user_id) &&
+				 TextEquals(Column(slot, catalog->enrollment.course_id), course_id)))
+				break;
+		}
+		else if (result == TM_Updated || result == TM_Deleted)
+		{
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent %s",
+								result == TM_Updated ? "update" : "delete")));
+		}
+		else
+			elog(ERROR, "unexpected result %d locking an enrollment", (int) result);
+
+		/* READ COMMITTED, and the row moved away: look it up again */
+		RefreshPaymentSnapshot(tables);
+	}
+	RefreshPaymentSnapshot(tables);
+
+	ReadCurrency(tables, Column(slot, catalog->enrollment.currency),
+				 &enrollment->currency);
+	enrollment->price =
+		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.price)),
+								 &enrollment->currency, "price");
+	enrollment->amount_paid =
+		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.amount_paid)),
+								 &enrollment->currency, "amount_paid");
+	enrollment->amount_due =
+		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.amount_due)),
+								 &enrollment->currency, "amount_due");
+	enrollment->status =
+		StatusFromEnumValue(catalog->status_values,
+							DatumGetObjectId(Column(slot, catalog->enrollment.status)));
+}
+
+/*
+ * Write the amounts and status of the enrollment locked by LockEnrollment.
+ * paid_at is set when the enrollment becomes paid, cleared otherwise.
+ */
+void
+StoreEnrollmentAmounts(PaymentTables *tables,
 					   const LockedEnrollment *enrollment,
 					   TimestampTz updated_at)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
-	TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[7];
-	char		nulls[7] = "       ";
+	TupleTableSlot *old = tables->enrollment_slot;
+	TupleTableSlot *new = tables->new_enrollment_slot;
+	const EnrollmentCatalog *catalog = &tables->catalog;
+	int			natts = old->tts_tupleDescriptor->natts;
 
-	SavedPlan(&plan,
-			  "UPDATE enrollment.enrollments"
-			  "   SET amount_paid = $3, amount_due = $4,"
-			  "       status = CAST($5 AS enrollment.payment_status),"
-			  "       updated_at = $6, paid_at = $7"
-			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
-			  "   AND course_id OPERATOR(pg_catalog.=) $2",
-			  7, argtypes);
+	slot_getallattrs(old);
+	ExecClearTuple(new);
+	memcpy(new->tts_values, old->tts_values, natts * sizeof(Datum));
+	memcpy(new->tts_isnull, old->tts_isnull, natts * sizeof(bool));
 
-	values[0] = PointerGetDatum(user_id);
-	values[1] = PointerGetDatum(course_id);
-	values[2] = NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_paid,
-													&enrollment->currency));
-	values[3] = NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_due,
-													&enrollment->currency));
-	values[4] = CStringGetTextDatum(StatusLabel(enrollment->status));
-	values[5] = TimestampTzGetDatum(updated_at);
-	if (enrollment->status == ENROLLMENT_PAID)
-		values[6] = TimestampTzGetDatum(updated_at);
-	else
-		nulls[6] = 'n';
+#define SET_COLUMN(attnum, value) \
+	(new->tts_values[(attnum) - 1] = (value), new->tts_isnull[(attnum) - 1] = false)
 
-	if (ExecuteSavedPlan(plan, values, nulls, SPI_OK_UPDATE) != 1)
-		elog(ERROR, "locked enrollment row was not updated");
+	SET_COLUMN(catalog->enrollment.amount_paid,
+			   NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_paid,
+												   &enrollment->currency)));
+	SET_COLUMN(catalog->enrollment.amount_due,
+			   NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_due,
+												   &enrollment->currency)));
+	SET_COLUMN(catalog->enrollment.status,
+			   ObjectIdGetDatum(catalog->status_values[enrollment->status]));
+	SET_COLUMN(catalog->enrollment.updated_at, TimestampTzGetDatum(updated_at));
+	SET_COLUMN(catalog->enrollment.paid_at, TimestampTzGetDatum(updated_at));
+	if (enrollment->status != ENROLLMENT_PAID)
+		new->tts_isnull[catalog->enrollment.paid_at - 1] = true;
+#undef SET_COLUMN
+
+	ExecStoreVirtualTuple(new);
+	ExecSimpleRelationUpdate(tables->enrollments, tables->estate,
+							 &tables->epqstate, old, new);
 }

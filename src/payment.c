@@ -25,16 +25,13 @@ static void
 CheckReplayMatchesRequest(const PaymentRequest *request,
 						  const LedgerEntry *earlier)
 {
-	bool		isnull;
 	text	   *course_id;
 	Numeric		amount;
 	bool		same_course;
 	bool		same_amount;
 
-	course_id = DatumGetTextPP(SPI_getbinval(earlier->tuple, earlier->tupdesc,
-											 LEDGER_COL_COURSE_ID, &isnull));
-	amount = DatumGetNumeric(SPI_getbinval(earlier->tuple, earlier->tupdesc,
-										   LEDGER_COL_AMOUNT, &isnull));
+	course_id = DatumGetTextPP(earlier->values[RESULT_COURSE_ID]);
+	amount = DatumGetNumeric(earlier->values[RESULT_AMOUNT]);
 
 	same_course = VARSIZE_ANY_EXHDR(course_id) == VARSIZE_ANY_EXHDR(request->course_id) &&
 		memcmp(VARDATA_ANY(course_id), VARDATA_ANY(request->course_id),
@@ -51,9 +48,7 @@ CheckReplayMatchesRequest(const PaymentRequest *request,
 		 */
 		Numeric		due_after;
 
-		due_after = DatumGetNumeric(SPI_getbinval(earlier->tuple, earlier->tupdesc,
-												  LEDGER_COL_AMOUNT_DUE_AFTER,
-												  &isnull));
+		due_after = DatumGetNumeric(earlier->values[RESULT_AMOUNT_DUE]);
 		same_amount = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 														NumericGetDatum(due_after),
 														NumericGetDatum(int64_to_numeric(0)))) == 0;
@@ -125,22 +120,19 @@ CheckPaymentRequest(const PaymentRequest *request)
 }
 
 /*
- * Apply a checked payment request: lock the enrollment, replay an earlier
- * payment with the same idempotency key or validate, update the enrollment
- * and append to the ledger.  *entry receives the ledger row, new or
- * replayed, in the shape of enrollment.payment_result (replayed set).
- * Needs an SPI connection.
+ * One payment, inside a payment step.
  */
-void
-ApplyPaymentRequest(const PaymentRequest *request, LedgerEntry *entry)
+static void
+ApplyPaymentStep(PaymentTables *tables, const PaymentRequest *request,
+				 LedgerEntry *entry)
 {
 	LockedEnrollment enrollment;
 	NewPayment	payment;
 
-	LockEnrollment(request->user_id, request->course_id, &enrollment);
+	LockEnrollment(tables, request->user_id, request->course_id, &enrollment);
 
 	if (request->idempotency_key != NULL &&
-		LedgerFindKey(request->user_id, request->idempotency_key, entry))
+		LedgerFindKey(tables, request->user_id, request->idempotency_key, entry))
 	{
 		CheckReplayMatchesRequest(request, entry);
 		return;
@@ -157,13 +149,12 @@ ApplyPaymentRequest(const PaymentRequest *request, LedgerEntry *entry)
 	enrollment.amount_due -= payment.amount;
 	enrollment.status = StatusForAmounts(enrollment.amount_paid,
 										 enrollment.amount_due);
-	StoreEnrollmentAmounts(request->user_id, request->course_id,
-						   &enrollment, payment.created_at);
+	StoreEnrollmentAmounts(tables, &enrollment, payment.created_at);
 
 	payment.amount_paid_after = enrollment.amount_paid;
 	payment.amount_due_after = enrollment.amount_due;
 	payment.status_after = enrollment.status;
-	if (!LedgerAppend(&payment, entry))
+	if (!LedgerAppend(tables, &payment, entry))
 		ereport(ERROR,
 				(errcode(ERRCODE_ENROLLMENT_KEY_REUSED),
 				 errmsg("idempotency key was already used with different parameters"),
@@ -171,4 +162,19 @@ ApplyPaymentRequest(const PaymentRequest *request, LedgerEntry *entry)
 						   text_to_cstring(request->idempotency_key),
 						   text_to_cstring(request->user_id)),
 				 errhint("Use a new key for a new payment; reuse a key only to retry the same call.")));
+}
+
+/*
+ * Apply a checked payment request: lock the enrollment, replay an earlier
+ * payment with the same idempotency key or validate, update the enrollment
+ * and append to the ledger.  *entry receives the ledger row, new or
+ * replayed, as the columns of an enrollment.payment_result.
+ */
+void
+ApplyPaymentRequest(PaymentTables *tables, const PaymentRequest *request,
+					LedgerEntry *entry)
+{
+	BeginPaymentStep(tables);
+	ApplyPaymentStep(tables, request, entry);
+	EndPaymentStep(tables);
 }

@@ -41,19 +41,20 @@ StatusLabel(EnrollmentStatus status)
 }
 
 /*
- * The status named by a label read from the table.
+ * The status stored as the enum value (a pg_enum OID) in the table, given
+ * the OIDs of the labels in EnrollmentStatus order.
  */
 EnrollmentStatus
-StatusFromLabel(const char *label)
+StatusFromEnumValue(const Oid *status_values, Oid value)
 {
-	for (int i = 0; i < (int) lengthof(StatusLabels); i++)
+	for (int i = 0; i < NUM_ENROLLMENT_STATUSES; i++)
 	{
-		if (strcmp(label, StatusLabels[i]) == 0)
+		if (status_values[i] == value)
 			return (EnrollmentStatus) i;
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("enrollment has unknown status \"%s\"", label)));
+			 errmsg("enrollment has an unknown status (enum value %u)", value)));
 	pg_unreachable();
 }
 

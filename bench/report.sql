@@ -1,0 +1,69 @@
+-- bench/report.sql: the markdown tables of throughput and server-side cost,
+-- from the tables throughput and server_side that run.sh loads.  psql
+-- variables: duration, reps, n_uniform, n_server, server_reps, have_batch.
+\set ON_ERROR_STOP on
+
+-- median payments per second of each cell (batch: transactions x 100)
+CREATE TEMP VIEW cell AS
+SELECT sync, scenario, clients, contender,
+       percentile_cont(0.5) WITHIN GROUP (
+         ORDER BY tps * CASE contender WHEN 'batch' THEN 100 ELSE 1 END) AS pps,
+       percentile_cont(0.5) WITHIN GROUP (
+         ORDER BY lost::float8 / nullif(payments, 0)) AS lost_share,
+       min(lost) AS lost_min, max(lost) AS lost_max,
+       count(*) AS runs, bool_and(status = 'ok') AS ok
+  FROM throughput WHERE rep > 0
+ GROUP BY 1, 2, 3, 4;
+
+SELECT format('### Throughput: payments per second (median of %s runs of %s s), ratio to plpgsql',
+              :reps, :duration);
+SELECT '';
+SELECT 'pgbench -M prepared, -j 2, one payment of 0.01 per transaction (batch: 100 per call,'
+       ' counted as payments). plpgsql, enrollment and batch send an idempotency key with every'
+       ' payment; naive and sql have none. *uniform*: a random one of '
+       || to_char(:n_uniform, 'FM999,999,999') || ' enrollments per payment; *hot*: every payment'
+       ' to one enrollment. naive loses payments: "lost" is the share of its payments missing from'
+       ' amount_paid (median; min-max of the count). A cell marked FAIL had a failed check.';
+SELECT '';
+
+\set scenario uniform
+\set sync on
+\ir report_cell.sql
+\set sync off
+\ir report_cell.sql
+\set scenario hot
+\set sync on
+\ir report_cell.sql
+\set sync off
+\ir report_cell.sql
+
+SELECT format('### Server-side cost per call (median of %s, %s calls in one statement)',
+              :server_reps, to_char(:n_server, 'FM999,999,999'));
+SELECT '';
+SELECT 'SELECT count(f(...)) FROM generate_series(1, N) on N distinct enrollments, one'
+       ' transaction, timed inside the server (no network, no commit per call). floor: one'
+       ' UPDATE ... RETURNING + ledger INSERT statement over the same N rows (bench.sql_*'
+       ' tables), per row. Keys: a new idempotency key per call.';
+SELECT '';
+SELECT '| what | µs per call | ÷ floor | ÷ plpgsql (same key use) |';
+SELECT '|---|--:|--:|--:|';
+WITH m AS (
+  SELECT what, percentile_cont(0.5) WITHIN GROUP (ORDER BY us) AS us
+    FROM server_side GROUP BY what)
+SELECT format('| %s | %s | %s× | %s |',
+              CASE m.what
+                WHEN 'enrollment' THEN 'enrollment.apply_payment(), no key'
+                WHEN 'enrollment_key' THEN 'enrollment.apply_payment(), with key'
+                WHEN 'plpgsql' THEN 'bench.apply_payment() (PL/pgSQL), no key'
+                WHEN 'plpgsql_key' THEN 'bench.apply_payment() (PL/pgSQL), with key'
+                WHEN 'floor' THEN 'floor: set-based UPDATE + INSERT, per row' END,
+              round(m.us::numeric, 2),
+              round((m.us / f.us)::numeric, 2),
+              CASE WHEN m.what LIKE 'enrollment%'
+                   THEN round((m.us / p.us)::numeric, 2) || '×' ELSE '' END)
+  FROM m
+  JOIN m f ON f.what = 'floor'
+  LEFT JOIN m p ON p.what = replace(m.what, 'enrollment', 'plpgsql')
+ ORDER BY array_position(ARRAY['enrollment', 'enrollment_key', 'plpgsql',
+                               'plpgsql_key', 'floor'], m.what);
+SELECT '';

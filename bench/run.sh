@@ -1,0 +1,546 @@
+#!/usr/bin/env bash
+# bench/run.sh: the benchmark suite of the enrollment extension.
+#
+#   bash bench/run.sh            full run (about 20 minutes on 2 cores)
+#   bash bench/run.sh quick      the same, short and once (under 3 minutes)
+#   bash bench/run.sh scale      per-call cost as the tables grow, and backend
+#                                memory after 10^3 and 10^6 calls (~10 min)
+#   QUICK=1 bash bench/run.sh scale   a small scale run, for trying it
+#
+# What it measures, on one throwaway server started here (scripts/lib.sh),
+# with the extension built and installed from this tree:
+#
+# 1. Throughput (full, quick): pgbench -M prepared, one payment of 0.01 per
+#    transaction, for each contender on its own tables (bench/setup.sql):
+#      naive       the application's SELECT, then UPDATE (lost updates)
+#      plpgsql     bench.apply_payment(), the extension's contract in PL/pgSQL
+#      sql         one statement: atomic increment + ledger row, no checks
+#      enrollment  enrollment.apply_payment()
+#      batch       enrollment.apply_payments(), 100 payments per call (hot
+#                  scenario only; skipped if the extension does not have it)
+#    Scenarios: uniform (a random one of N_UNIFORM enrollments per payment)
+#    and hot (every payment to one enrollment); 1, 8 and 32 clients (-j 2);
+#    synchronous_commit on and off (PGOPTIONS).  Each run lasts DURATION
+#    seconds; contenders alternate inside each cell (A B C D, A B C D) and
+#    the whole grid is repeated REPS times; the tables show the median.
+#    After every run: for every contender but naive, the enrollments'
+#    amount_paid grew by exactly transactions x payments x 0.01, the ledger
+#    by as many rows, and amount_paid equals the ledger sum; else a FAIL
+#    line.  For naive, the payments lost (paid minus recorded) are counted.
+# 2. Server-side cost per call (full, quick): N_SERVER calls in one
+#    statement on distinct enrollments, no network and no commit per call
+#    (SELECT count(f(...)) FROM generate_series(1, N)), for the extension
+#    and the PL/pgSQL contender, with and without an idempotency key, and
+#    the set-based floor: one UPDATE + ledger INSERT statement over N rows.
+#    SERVER_REPS repetitions, alternating; the median is reported.
+# 3. Scale (scale): the extension's cost per call with 10^3, 10^5 and 10^6
+#    enrollments and 10 ledger rows per enrollment (10^7 at the end), tables
+#    loaded with INSERT ... SELECT and prewarmed; then, in one session, the
+#    backend's memory (sum of pg_backend_memory_contexts.total_bytes) after
+#    10^3 and after 10^6 calls.
+#
+# Output: the tables on stdout and in bench/results/RESULTS.md (with the
+# machine's description), the plot bench/results/throughput.png; raw data
+# and logs in bench/work/.  Exit status 1 if any check failed.
+#
+# Settings (environment): DURATION, REPS, CLIENTS ("1 8 32"), N_UNIFORM,
+# N_SERVER, SERVER_REPS, BUILD=0 to use the installed extension as it is.
+source "$(dirname "$0")/../scripts/lib.sh"	# cd's to the repository root
+
+MODE=${1:-full}
+[ "${QUICK:-0}" = 1 ] && [ "$MODE" = full ] && MODE=quick
+case "$MODE" in
+full) : "${DURATION:=5}" "${REPS:=3}" "${N_SERVER:=50000}" "${SERVER_REPS:=5}" ;;
+quick) : "${DURATION:=2}" "${REPS:=1}" "${N_SERVER:=20000}" "${SERVER_REPS:=1}" ;;
+scale) ;;
+*) echo "usage: bash bench/run.sh [full|quick|scale]" >&2; exit 2 ;;
+esac
+: "${CLIENTS:=1 8 32}" "${N_UNIFORM:=10000}"
+
+BENCH=$REPO_ROOT/bench
+WORK=$BENCH/work
+RESULTS=$BENCH/results
+DB=bench
+FAILURES=0
+START_TIME=$(date +%s)
+mkdir -p "$WORK" "$RESULTS"
+
+q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
+so_md5() { md5sum "$($PG_CONFIG --pkglibdir)/enrollment.so" | cut -c1-12; }
+
+# The server: no checkpoint and no JIT compilation inside a measurement;
+# the rest as scripts/lib.sh sets it (fsync on, shared_buffers 256MB).
+setup_server() {
+	ensure_packages gnuplot-nox
+	if [ "${BUILD:-1}" = 1 ]; then
+		build_and_install || {
+			echo "the build failed; BUILD=0 bash bench/run.sh uses the installed extension" >&2
+			exit 1
+		}
+	fi
+	SO_MD5_START=$(so_md5)
+	start_cluster "jit = off" "max_wal_size = 16GB" "checkpoint_timeout = 1h" \
+		"$@"
+	createdb "$DB"
+	PG_VERSION_STRING=$(q -c "SELECT version()")
+}
+
+# A markdown section describing the run, for the top of each results part.
+run_description() {
+	local dirty
+	dirty=$(git status --porcelain -- src Makefile enrollment.control | wc -l)
+	echo "Run: \`$MODE\` on $(date -u '+%Y-%m-%d %H:%M UTC'), took $(($(date +%s) - START_TIME)) s."
+	echo "Extension built from commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo " plus $dirty uncommitted changed files in src/") (enrollment.so md5 $SO_MD5_START)."
+	if [ "$(so_md5)" != "$SO_MD5_START" ]; then
+		echo
+		echo "**Warning: the installed enrollment.so changed during the run (now $(so_md5)); new connections may have loaded the new build.**"
+	fi
+	echo "Server: $PG_VERSION_STRING; fsync on, shared_buffers $(q -c 'SHOW shared_buffers'), jit off, max_wal_size 16GB, checkpoint_timeout 1h, autovacuum on."
+	echo
+}
+
+########################################################################
+# 1. Throughput
+########################################################################
+
+RUN_NO=0
+
+# The contender's enrollments and ledger, for the checks.
+tables_of() {	# tables_of CONTENDER -> "ENROLLMENTS LEDGER"
+	case "$1" in
+	naive) echo "bench.naive_enrollments -" ;;
+	plpgsql) echo "bench.pl_enrollments bench.pl_payments" ;;
+	sql) echo "bench.sql_enrollments bench.sql_payments" ;;
+	enrollment | batch) echo "enrollment.enrollments enrollment.payments" ;;
+	esac
+}
+
+# "PAID_CENTS LEDGER_ROWS LEDGER_CENTS" of a contender's enrollments in one
+# course (the scenario), summed over the whole tables.
+balances() {	# balances CONTENDER COURSE
+	local enrollments ledger
+	read -r enrollments ledger < <(tables_of "$1")
+	if [ "$ledger" = - ]; then
+		q -F ' ' -c "SELECT (sum(amount_paid) * 100)::bigint, 0, 0
+		               FROM $enrollments WHERE course_id = '$2'"
+	else
+		q -F ' ' -c "SELECT (SELECT (sum(amount_paid) * 100)::bigint FROM $enrollments
+		                      WHERE course_id = '$2'),
+		                    count(*), coalesce((sum(amount) * 100)::bigint, 0)
+		               FROM $ledger WHERE course_id = '$2'"
+	fi
+}
+
+# One pgbench run, checked; appends a line to $WORK/throughput.tsv
+# (rep 0 is a warm-up, left out of the results).
+run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
+	local rep=$1 sync=$2 scenario=$3 clients=$4 contender=$5
+	local n course per_tx=1 jobs=2 out rc=0 tx tps payments lost=0 status=ok
+	local paid0 rows0 ledger0 paid1 rows1 ledger1
+	RUN_NO=$((RUN_NO + 1))
+	if [ "$scenario" = uniform ]; then n=$N_UNIFORM; course=uniform; else n=1; course=hot; fi
+	[ "$contender" = batch ] && per_tx=100
+	[ "$clients" -lt 2 ] && jobs=1
+	out=$WORK/pgbench/$RUN_NO-$scenario-$sync-c$clients-$contender.log
+
+	read -r paid0 rows0 ledger0 < <(balances "$contender" "$course")
+	PGOPTIONS="-c synchronous_commit=$sync -c statement_timeout=60s" \
+		timeout $((DURATION + 120)) \
+		pgbench -n -M prepared -c "$clients" -j "$jobs" -T "$DURATION" \
+		-D n="$n" -D course="$course" -D run="$RUN_NO" -D seq=0 \
+		-f "$BENCH/pgbench/$contender.sql" "$DB" >"$out" 2>&1 || rc=$?
+	read -r paid1 rows1 ledger1 < <(balances "$contender" "$course")
+
+	tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out")
+	payments=$((${tx:-0} * per_tx))
+	if [ "$rc" -ne 0 ] || [ -z "$tx" ] || [ -z "$tps" ]; then
+		fail "$contender $scenario c=$clients sync=$sync: pgbench failed (exit $rc), see $out"
+		tail -5 "$out"
+		status=FAIL
+	elif [ "$contender" = naive ]; then
+		lost=$((payments - (paid1 - paid0)))
+	elif [ $((paid1 - paid0)) -ne "$payments" ] ||
+		[ $((rows1 - rows0)) -ne "$payments" ] || [ "$paid1" -ne "$ledger1" ]; then
+		fail "$contender $scenario c=$clients sync=$sync: $payments payments of 0.01," \
+			"amount_paid grew by $((paid1 - paid0)) cents, the ledger by" \
+			"$((rows1 - rows0)) rows; amount_paid $paid1 cents, ledger sum $ledger1 cents"
+		status=FAIL
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$sync" "$scenario" \
+		"$clients" "$contender" "${tx:-0}" "${tps:-0}" "$payments" "$lost" "$status" \
+		>>"$WORK/throughput.tsv"
+	[ "$rep" -gt 0 ] && printf '  %-10s %-8s sync=%-3s c=%-3s %10.0f payments/s%s\n' \
+		"$contender" "$scenario" "$sync" "$clients" \
+		"$(awk -v t="${tps:-0}" -v p="$per_tx" 'BEGIN { print t * p }')" \
+		"$([ "$contender" = naive ] && echo ", $lost of $payments lost")"
+	return 0
+}
+
+throughput() {
+	local contenders_hot="naive plpgsql sql enrollment"
+	HAVE_BATCH=$(q -c "SELECT to_regprocedure('enrollment.apply_payments(jsonb)') IS NOT NULL")
+	if [ "$HAVE_BATCH" = t ]; then
+		contenders_hot="$contenders_hot batch"
+	else
+		echo "note: enrollment.apply_payments(jsonb) is not in the installed extension; batch skipped"
+	fi
+	rm -rf "$WORK/pgbench" "$WORK/throughput.tsv"
+	mkdir -p "$WORK/pgbench"
+
+	log "warm-up: every contender once, 8 clients, 1 s"
+	local c rep sync scenario clients contenders
+	for c in naive plpgsql sql enrollment; do
+		DURATION=1 run_one 0 off uniform 8 "$c"
+	done
+	for c in $contenders_hot; do DURATION=1 run_one 0 off hot 8 "$c"; done
+
+	for rep in $(seq 1 "$REPS"); do
+		for sync in on off; do
+			for scenario in uniform hot; do
+				contenders="naive plpgsql sql enrollment"
+				[ "$scenario" = hot ] && contenders=$contenders_hot
+				for clients in $CLIENTS; do
+					log "repetition $rep/$REPS: $scenario, synchronous_commit=$sync, $clients clients"
+					for c in $contenders; do
+						run_one "$rep" "$sync" "$scenario" "$clients" "$c"
+					done
+				done
+			done
+		done
+	done
+}
+
+########################################################################
+# 2. Server-side cost per call
+########################################################################
+
+# Time one statement inside a transaction: microseconds per call.
+time_statement() {	# time_statement CALLS SQL
+	q <<-EOF
+		BEGIN;
+		SELECT clock_timestamp() AS t0 \gset
+		$2 \g /dev/null
+		SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $1, 2);
+		COMMIT;
+	EOF
+}
+
+server_side() {
+	local n=$N_SERVER rep what sql us
+	rm -f "$WORK/server_side.tsv"
+	for rep in $(seq 1 "$SERVER_REPS"); do
+		log "server-side cost per call, repetition $rep/$SERVER_REPS ($n calls each)"
+		for what in enrollment plpgsql enrollment_key plpgsql_key floor; do
+			case "$what" in
+			enrollment) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
+			                   FROM generate_series(1, $n) i" ;;
+			plpgsql) sql="SELECT count(bench.apply_payment('s' || i, 'srv', 0.01))
+			                FROM generate_series(1, $n) i" ;;
+			enrollment_key) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01,
+			                                   'srv-$rep-' || i))
+			                       FROM generate_series(1, $n) i" ;;
+			plpgsql_key) sql="SELECT count(bench.apply_payment('s' || i, 'srv', 0.01,
+			                                'srv-$rep-' || i))
+			                    FROM generate_series(1, $n) i" ;;
+			floor) sql="WITH u AS (
+			              UPDATE bench.sql_enrollments
+			                 SET amount_paid = amount_paid + 0.01,
+			                     amount_due = amount_due - 0.01,
+			                     status = 'partial', updated_at = clock_timestamp()
+			               WHERE course_id = 'srv'
+			              RETURNING user_id, course_id, amount_paid, amount_due,
+			                        status, updated_at)
+			            INSERT INTO bench.sql_payments (user_id, course_id, amount,
+			                amount_paid_after, amount_due_after, status_after,
+			                created_at, created_by)
+			            SELECT user_id, course_id, 0.01, amount_paid, amount_due,
+			                   status, updated_at, session_user FROM u" ;;
+			esac
+			us=$(time_statement "$n" "$sql")
+			printf '%s\t%s\t%s\n' "$rep" "$what" "$us" >>"$WORK/server_side.tsv"
+			printf '  %-15s %8s us per call\n' "$what" "$us"
+		done
+	done
+	# every srv enrollment was paid 0.01 per call, and its ledger agrees
+	local bad
+	bad=$(q -c "SELECT string_agg(t, ', ') FROM (
+	    SELECT 'enrollment' AS t FROM enrollment.enrollments e
+	      LEFT JOIN (SELECT user_id, sum(amount) AS s FROM enrollment.payments
+	                  WHERE course_id = 'srv' GROUP BY 1) l USING (user_id)
+	     WHERE course_id = 'srv'
+	       AND NOT (amount_paid = 0.02 * $SERVER_REPS AND l.s = amount_paid)
+	    UNION
+	    SELECT 'plpgsql' FROM bench.pl_enrollments e
+	      LEFT JOIN (SELECT user_id, sum(amount) AS s FROM bench.pl_payments
+	                  WHERE course_id = 'srv' GROUP BY 1) l USING (user_id)
+	     WHERE course_id = 'srv'
+	       AND NOT (amount_paid = 0.02 * $SERVER_REPS AND l.s = amount_paid)
+	    UNION
+	    SELECT 'floor' FROM bench.sql_enrollments e
+	      LEFT JOIN (SELECT user_id, sum(amount) AS s FROM bench.sql_payments
+	                  WHERE course_id = 'srv' GROUP BY 1) l USING (user_id)
+	     WHERE course_id = 'srv'
+	       AND NOT (amount_paid = 0.01 * $SERVER_REPS AND l.s = amount_paid)) x")
+	[ -n "$bad" ] && fail "server-side: amount_paid or the ledger is wrong for: $bad"
+	return 0
+}
+
+# Every enrollment of every contender but naive: amount_paid equals the
+# sum of its ledger (the README's monitoring query), at the end.
+final_ledger_check() {
+	local pair enrollments ledger bad
+	for pair in "enrollment.enrollments enrollment.payments" \
+		"bench.pl_enrollments bench.pl_payments" "bench.sql_enrollments bench.sql_payments"; do
+		read -r enrollments ledger <<<"$pair"
+		bad=$(q -c "SELECT count(*) FROM $enrollments e
+		              LEFT JOIN (SELECT user_id, course_id, sum(amount) AS total
+		                           FROM $ledger GROUP BY 1, 2) l USING (user_id, course_id)
+		             WHERE e.amount_paid <> coalesce(l.total, 0)")
+		[ "$bad" = 0 ] || fail "$bad rows of $enrollments disagree with $ledger"
+	done
+	return 0
+}
+
+# The markdown of throughput and server-side results: bench/report.sql.
+throughput_report() {
+	q -c "CREATE TABLE IF NOT EXISTS throughput (rep int, sync text, scenario text,
+	        clients int, contender text, tx bigint, tps numeric, payments bigint,
+	        lost bigint, status text);
+	      CREATE TABLE IF NOT EXISTS server_side (rep int, what text, us numeric);
+	      TRUNCATE throughput, server_side"
+	q -c "\\copy throughput FROM '$WORK/throughput.tsv'"
+	q -c "\\copy server_side FROM '$WORK/server_side.tsv'"
+	{
+		echo "## Throughput and server-side cost per call"
+		echo
+		run_description
+		q -v duration="$DURATION" -v reps="$REPS" -v n_uniform="$N_UNIFORM" \
+			-v n_server="$N_SERVER" -v server_reps="$SERVER_REPS" \
+			-v have_batch="$HAVE_BATCH" -f "$BENCH/report.sql"
+	} >"$RESULTS/throughput.md"
+	# plot data: median payments/s at synchronous_commit=on
+	local scenario
+	for scenario in uniform hot; do
+		q -F ' ' -c "SELECT clients,
+		        $(for c in naive plpgsql sql enrollment batch; do
+			echo "coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY tps)
+			       FILTER (WHERE contender = '$c') * CASE WHEN '$c' = 'batch' THEN 100 ELSE 1 END)::text, 'NaN'),"
+		done) 0
+		       FROM throughput WHERE rep > 0 AND sync = 'on' AND scenario = '$scenario'
+		      GROUP BY clients ORDER BY clients" >"$WORK/plot_$scenario.dat"
+	done
+	gnuplot -e "workdir='$WORK'; out='$RESULTS/throughput.png'" "$BENCH/plot.gp"
+}
+
+########################################################################
+# 3. Scale
+########################################################################
+
+SCALE_CALLS=50000	# calls per measurement, in statements of 1000
+SCALE_STRIDE=7919	# call j pays enrollment (j * 7919) mod E + 1: spread out
+SCALE_NEXT_J=0		# calls so far, so that every call has its own key
+
+# Microseconds per call of SCALE_CALLS calls of the extension on E
+# enrollments, 1000 calls per statement, one transaction per statement.
+scale_per_call() {	# scale_per_call E KEY(yes|no)
+	local e=$1 key=$2 from chunk arg
+	{
+		echo "SET synchronous_commit = off;"
+		echo "SELECT clock_timestamp() AS t0 \\gset"
+		for chunk in $(seq 0 $((SCALE_CALLS / 1000 - 1))); do
+			from=$((SCALE_NEXT_J + chunk * 1000))
+			arg=""
+			[ "$key" = yes ] && arg=", 'scale-' || j"
+			echo "SELECT count(enrollment.apply_payment('u' || (j * $SCALE_STRIDE) % $e + 1,"
+			echo "    'scale', 0.01$arg)) FROM generate_series($from, $((from + 999))) j \\g /dev/null"
+		done
+		echo "SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $SCALE_CALLS, 2);"
+	} >"$WORK/scale_call.sql"
+	SCALE_NEXT_J=$((SCALE_NEXT_J + SCALE_CALLS))
+	q -f "$WORK/scale_call.sql"
+}
+
+# Grow the extension's tables to E enrollments ('u1'..'uE', course
+# 'scale') with 10 ledger rows of 0.01 each, consistent with the amounts.
+scale_fill() {	# scale_fill FROM TO
+	local from=$1 to=$2 step=100000 lo hi
+	for lo in $(seq "$from" "$step" "$to"); do
+		hi=$((lo + step - 1))
+		[ "$hi" -gt "$to" ] && hi=$to
+		q <<-EOF
+			INSERT INTO enrollment.enrollments (user_id, course_id, currency, price,
+			    amount_paid, amount_due, status, created_at, updated_at)
+			SELECT 'u' || i, 'scale', 'USD', 1000000000.00, 0.10, 999999999.90,
+			       'partial', now(), now()
+			  FROM generate_series($lo, $hi) i;
+			INSERT INTO enrollment.payments (user_id, course_id, amount,
+			    idempotency_key, amount_paid_after, amount_due_after, status_after,
+			    created_at, created_by)
+			SELECT 'u' || i, 'scale', 0.01, 'fill-' || k, k * 0.01,
+			       1000000000.00 - k * 0.01, 'partial', now(), session_user
+			  FROM generate_series($lo, $hi) i, generate_series(1, 10) k;
+		EOF
+	done
+	q -c "VACUUM ANALYZE enrollment.enrollments, enrollment.payments"
+	q -c "CHECKPOINT"
+	q -c "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c
+	        JOIN pg_namespace n ON n.oid = c.relnamespace
+	       WHERE n.nspname = 'enrollment' AND c.relkind IN ('r', 'i')" >/dev/null
+}
+
+scale() {
+	local sizes="1000 100000 1000000" mem_calls=1000000 e prev=0 rep key us
+	[ "${QUICK:-0}" = 1 ] && sizes="1000 10000 100000" && mem_calls=100000 &&
+		SCALE_CALLS=10000
+	: "${SCALE_REPS:=3}"
+	q -c "CREATE EXTENSION enrollment" -c "CREATE EXTENSION pg_prewarm"
+	rm -f "$WORK/scale.tsv"
+	for e in $sizes; do
+		log "scale: filling to $e enrollments and $((e * 10)) ledger rows"
+		scale_fill $((prev + 1)) "$e"
+		prev=$e
+		for rep in $(seq 1 "$SCALE_REPS"); do
+			for key in no yes; do
+				us=$(scale_per_call "$e" "$key")
+				printf '%s\t%s\t%s\t%s\n' "$e" "$rep" "$key" "$us" >>"$WORK/scale.tsv"
+				printf '  %8d enrollments, key=%-3s %8s us per call\n' "$e" "$key" "$us"
+			done
+		done
+	done
+
+	log "scale: backend memory after 1000 and after $mem_calls calls in one session"
+	{
+		echo "SET synchronous_commit = off;"
+		echo "SELECT count(enrollment.apply_payment('u' || (j * $SCALE_STRIDE) % $e + 1,"
+		echo "    'scale', 0.01, 'mem-' || j)) FROM generate_series(1, 1000) j \\g /dev/null"
+		echo "\\o $WORK/memory_1.txt"
+		echo "SELECT name, ident, total_bytes FROM pg_backend_memory_contexts ORDER BY 1, 2, 3;"
+		echo "\\o"
+		echo "SELECT sum(total_bytes) FROM pg_backend_memory_contexts;"
+		local lo
+		for lo in $(seq 1001 10000 "$mem_calls"); do
+			echo "SELECT count(enrollment.apply_payment('u' || (j * $SCALE_STRIDE) % $e + 1,"
+			echo "    'scale', 0.01, 'mem-' || j))"
+			echo "  FROM generate_series($lo, least($((lo + 9999)), $mem_calls)) j \\g /dev/null"
+		done
+		echo "\\o $WORK/memory_2.txt"
+		echo "SELECT name, ident, total_bytes FROM pg_backend_memory_contexts ORDER BY 1, 2, 3;"
+		echo "\\o"
+		echo "SELECT sum(total_bytes) FROM pg_backend_memory_contexts;"
+	} >"$WORK/memory.sql"
+	local mem
+	mem=$(q -f "$WORK/memory.sql" | tr '\n' ' ')
+	read -r MEM_1 MEM_2 <<<"$mem"
+	echo "  backend memory: $MEM_1 bytes after 1000 calls, $MEM_2 bytes after $mem_calls calls"
+	[ "$MEM_1" = "$MEM_2" ] ||
+		fail "backend memory grew by $((MEM_2 - MEM_1)) bytes between 1000 and $mem_calls calls"
+	diff "$WORK/memory_1.txt" "$WORK/memory_2.txt" >"$WORK/memory.diff" || true
+
+	q -c "CREATE TABLE scale (enrollments bigint, rep int, key text, us numeric)"
+	q -c "\\copy scale FROM '$WORK/scale.tsv'"
+	{
+		echo "## Scale"
+		echo
+		run_description
+		echo "The extension's cost per call as its tables grow: enrollments 'u1'..'uE',"
+		echo "10 ledger rows per enrollment (loaded with INSERT ... SELECT, then VACUUM"
+		echo "ANALYZE and pg_prewarm); $SCALE_CALLS calls per measurement, 1000 per"
+		echo "statement on distinct enrollments spread over the key space, one"
+		echo "transaction per statement (synchronous_commit off); median of $SCALE_REPS,"
+		echo "with and without an idempotency key, alternating."
+		echo
+		echo "| enrollments | ledger rows | µs/call, no key | µs/call, with key | ÷ smallest, no key | ÷ smallest, with key |"
+		echo "|--:|--:|--:|--:|--:|--:|"
+		q <<-'EOF'
+			WITH m AS (
+			  SELECT enrollments,
+			         percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE key = 'no') AS nokey,
+			         percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE key = 'yes') AS withkey
+			    FROM scale GROUP BY 1)
+			SELECT format('| %s | %s | %s | %s | %s | %s |',
+			              to_char(enrollments, 'FM9,999,999'),
+			              to_char(enrollments * 10, 'FM99,999,999'),
+			              round(nokey::numeric, 1), round(withkey::numeric, 1),
+			              round((nokey / first_value(nokey) OVER w)::numeric, 2),
+			              round((withkey / first_value(withkey) OVER w)::numeric, 2))
+			  FROM m WINDOW w AS (ORDER BY enrollments) ORDER BY enrollments;
+		EOF
+		echo
+		echo "Largest / smallest (target < 1.3): see the last row."
+		echo
+		echo "Backend memory in one session (sum of \`pg_backend_memory_contexts.total_bytes\`),"
+		echo "calls with an idempotency key, in statements of 10,000:"
+		echo
+		echo "| after 1,000 calls | after $(printf "%'d" "$mem_calls") calls | difference |"
+		echo "|--:|--:|--:|"
+		echo "| $MEM_1 | $MEM_2 | $((MEM_2 - MEM_1)) |"
+		if [ -s "$WORK/memory.diff" ]; then
+			echo
+			echo "Memory contexts that changed (name, ident, total_bytes; < after 1,000, > after):"
+			echo
+			echo '```'
+			head -40 "$WORK/memory.diff"
+			echo '```'
+		fi
+		echo
+	} >"$RESULTS/scale.md"
+}
+
+########################################################################
+# The results file: the machine, then the latest part of each mode.
+########################################################################
+
+write_results() {
+	{
+		echo "# enrollment benchmarks"
+		echo
+		echo "Written by \`bash bench/run.sh\` (see its header for what is measured and how)."
+		echo "Numbers are ratios within one run on a shared 2-core machine: compare"
+		echo "columns of one table, not runs on different days."
+		echo
+		echo "## Machine"
+		echo
+		echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), \`nproc\` = $(nproc)"
+		echo "- Memory (\`free -h\`):"
+		echo
+		echo '```'
+		free -h
+		echo '```'
+		echo
+		echo "- PostgreSQL: $PG_VERSION_STRING"
+		echo "- Written: $(date -u '+%Y-%m-%d %H:%M UTC')"
+		echo
+		[ -f "$RESULTS/throughput.md" ] && cat "$RESULTS/throughput.md"
+		[ -f "$RESULTS/scale.md" ] && cat "$RESULTS/scale.md"
+		true
+	} >"$RESULTS/RESULTS.md"
+}
+
+########################################################################
+
+if [ "$MODE" = scale ]; then
+	setup_server "shared_buffers = 4GB"
+	scale
+	echo
+	cat "$RESULTS/scale.md"
+else
+	setup_server
+	log "setting up: $N_UNIFORM uniform + 1 hot + $N_SERVER server-side enrollments per contender"
+	q -v n_uniform="$N_UNIFORM" -v n_server="$N_SERVER" -f "$BENCH/setup.sql" >/dev/null
+	throughput
+	server_side
+	final_ledger_check
+	throughput_report
+	echo
+	cat "$RESULTS/throughput.md"
+fi
+write_results
+log "done in $(($(date +%s) - START_TIME)) s: $RESULTS/RESULTS.md, $RESULTS/throughput.png"
+if [ "$FAILURES" -gt 0 ]; then
+	echo "$FAILURES checks FAILED"
+	exit 1
+fi
+echo "all checks passed"
