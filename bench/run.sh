@@ -66,7 +66,15 @@ START_TIME=$(date +%s)
 mkdir -p "$WORK" "$RESULTS"
 
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
-log() { echo "[$(date +%H:%M:%S)] $*"; }
+SO_CHANGED=no
+log() {		# progress line; also notes if the installed extension changed
+	echo "[$(date +%H:%M:%S)] $*"
+	if [ -n "${SO_MD5_START:-}" ] && [ "$(so_md5)" != "$SO_MD5_START" ] &&
+		[ "$SO_CHANGED" = no ]; then
+		SO_CHANGED=yes
+		echo "WARNING: the installed enrollment.so changed during the run"
+	fi
+}
 fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
 so_md5() { md5sum "$($PG_CONFIG --pkglibdir)/enrollment.so" | cut -c1-12; }
 
@@ -93,9 +101,9 @@ run_description() {
 	dirty=$(git status --porcelain -- src Makefile enrollment.control | wc -l)
 	echo "Run: \`$MODE\` on $(date -u '+%Y-%m-%d %H:%M UTC'), took $(($(date +%s) - START_TIME)) s."
 	echo "Extension built from commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo " plus $dirty uncommitted changed files in src/") (enrollment.so md5 $SO_MD5_START)."
-	if [ "$(so_md5)" != "$SO_MD5_START" ]; then
+	if [ "$SO_CHANGED" = yes ] || [ "$(so_md5)" != "$SO_MD5_START" ]; then
 		echo
-		echo "**Warning: the installed enrollment.so changed during the run (now $(so_md5)); new connections may have loaded the new build.**"
+		echo "**Warning: the installed enrollment.so changed during the run (now $(so_md5)); connections opened after that loaded the new build, so these numbers mix two builds.**"
 	fi
 	echo "Server: $PG_VERSION_STRING; fsync on, shared_buffers $(q -c 'SHOW shared_buffers'), jit off, max_wal_size 16GB, checkpoint_timeout 1h, autovacuum on."
 	echo

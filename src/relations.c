@@ -12,11 +12,13 @@
  * them the foreign key checks, so the tables' rules hold as for SQL.
  *
  * What that needs from the catalogs (OIDs of the tables, indexes, sequence
- * and enum labels, column numbers, the planned CHECK expressions) is looked
- * up once per backend and forgotten when an invalidation message says that
- * one of those relations or types changed (ALTER TABLE, DROP EXTENSION).
- * A call copies what it needs at its start, so a rebuild during the call
- * cannot pull anything from under it.  Everything else lives for one call.
+ * and enum labels, column numbers, the executable CHECK constraints) is
+ * looked up once per backend and forgotten when an invalidation message
+ * says that one of those relations or types changed (ALTER TABLE, DROP
+ * EXTENSION).  A call copies what it needs at its start, and a rebuild
+ * keeps the old CHECK constraints until the transaction ends, so nothing
+ * is pulled from under a running call.  Everything else lives for one
+ * call.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +28,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
@@ -50,10 +53,23 @@ static EnrollmentCatalog catalog;
 static bool catalog_valid = false;
 static bool callbacks_registered = false;
 
-/* planned CHECK expressions of the two written tables, in catalog_context */
+/*
+ * The executable CHECK constraints of the two written tables, in the order
+ * of their relcache entries (NULL for a constraint not yet validated),
+ * allocated in catalog_context.  A rebuild starts a new context; the old
+ * one is kept until the end of the transaction, since a call that is still
+ * running (one level up the stack) may be using it.
+ */
+typedef struct CheckStates
+{
+	int			count;
+	ExprState **states;
+} CheckStates;
+
 static MemoryContext catalog_context = NULL;
-static List *enrollments_checks = NIL;
-static List *payments_checks = NIL;
+static List *retired_contexts = NIL;
+static CheckStates enrollments_checks;
+static CheckStates payments_checks;
 
 /*
  * Invalidation callbacks: forget the catalog if anything it describes may
@@ -104,25 +120,39 @@ ColumnOf(Oid relid, const char *name)
 	return attnum;
 }
 
+static void
+FreeRetiredContexts(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, retired_contexts)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(retired_contexts);
+	retired_contexts = NIL;
+}
+
 /*
- * The planned expressions of rel's CHECK constraints, in the order of its
- * relcache entry (NULL for a constraint not yet validated), allocated in
- * the current memory context.
+ * The executable CHECK constraints of a table, prepared once for all the
+ * calls of this backend, in the current memory context.
  */
-static List *
-PlannedChecks(Oid relid)
+static CheckStates
+PrepareChecks(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
-	List	   *checks = NIL;
+	CheckStates checks = {0, NULL};
 
-	for (int i = 0; constr != NULL && i < constr->num_check; i++)
+	if (constr != NULL && constr->num_check > 0)
 	{
-		Expr	   *expr = NULL;
-
-		if (constr->check[i].ccvalid)
-			expr = expression_planner(stringToNode(constr->check[i].ccbin));
-		checks = lappend(checks, expr);
+		checks.count = constr->num_check;
+		checks.states = palloc0(checks.count * sizeof(ExprState *));
+		for (int i = 0; i < checks.count; i++)
+		{
+			if (constr->check[i].ccvalid)
+				checks.states[i] =
+					ExecInitExpr(expression_planner(stringToNode(constr->check[i].ccbin)),
+								 NULL);
+		}
 	}
 	table_close(rel, NoLock);
 	return checks;
@@ -144,14 +174,19 @@ BuildCatalog(void)
 		CacheRegisterSyscacheCallback(TYPEOID, SyscacheChanged, (Datum) 0);
 		CacheRegisterSyscacheCallback(ENUMOID, SyscacheChanged, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, SyscacheChanged, (Datum) 0);
+		RegisterXactCallback(FreeRetiredContexts, NULL);
 		callbacks_registered = true;
 	}
-	if (catalog_context == NULL)
-		catalog_context = AllocSetContextCreate(CacheMemoryContext,
-												"enrollment catalog",
-												ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(catalog_context);
-	enrollments_checks = payments_checks = NIL;
+	if (catalog_context != NULL)
+	{
+		oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+		retired_contexts = lappend(retired_contexts, catalog_context);
+		MemoryContextSwitchTo(oldcontext);
+	}
+	catalog_context = AllocSetContextCreate(CacheMemoryContext,
+											"enrollment catalog",
+											ALLOCSET_SMALL_SIZES);
+	enrollments_checks.count = payments_checks.count = 0;
 
 	/*
 	 * Valid from here on, unless an invalidation arrives while we look
@@ -209,45 +244,25 @@ BuildCatalog(void)
 	}
 
 	oldcontext = MemoryContextSwitchTo(catalog_context);
-	enrollments_checks = PlannedChecks(catalog.enrollments);
-	payments_checks = PlannedChecks(catalog.payments);
+	enrollments_checks = PrepareChecks(catalog.enrollments);
+	payments_checks = PrepareChecks(catalog.payments);
 	MemoryContextSwitchTo(oldcontext);
 }
 
-/*
- * Executable CHECK constraints for a result relation, prepared from the
- * planned expressions in checks; NULL (let the executor prepare them) if
- * they do not match the relation's constraints as the relcache has them.
- */
-static ExprState **
-CheckConstraintStates(Relation rel, List *checks)
-{
-	TupleConstr *constr = RelationGetDescr(rel)->constr;
-	ExprState **states;
-	int			i = 0;
-	ListCell   *lc;
-
-	if (constr == NULL || constr->num_check != list_length(checks))
-		return NULL;
-
-	states = palloc0(constr->num_check * sizeof(ExprState *));
-	foreach(lc, checks)
-	{
-		if (lfirst(lc) != NULL)
-			states[i] = ExecInitExpr((Expr *) lfirst(lc), NULL);
-		i++;
-	}
-	return states;
-}
-
 static ResultRelInfo *
-OpenResultRelation(EState *estate, Relation rel, Index rtindex, List *checks)
+OpenResultRelation(EState *estate, Relation rel, Index rtindex,
+				   const CheckStates *checks)
 {
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
 
 	InitResultRelInfo(rri, rel, rtindex, NULL, 0);
 	ExecOpenIndices(rri, true);
-	rri->ri_ConstraintExprs = CheckConstraintStates(rel, checks);
+
+	/* the prepared CHECK constraints, unless the executor must prepare them */
+	if (constr != NULL && constr->num_check == checks->count)
+		rri->ri_ConstraintExprs = checks->states;
+
 	estate->es_opened_result_relations =
 		lappend(estate->es_opened_result_relations, rri);
 	return rri;
@@ -317,9 +332,9 @@ OpenPaymentTables(PaymentTables *tables)
 	ExecInitRangeTable(estate, list_make2(ResultRangeTableEntry(enrollments),
 										  ResultRangeTableEntry(payments)));
 	tables->enrollments = OpenResultRelation(estate, enrollments, 1,
-											 enrollments_checks);
+											 &enrollments_checks);
 	tables->payments = OpenResultRelation(estate, payments, 2,
-										  payments_checks);
+										  &payments_checks);
 	tables->enrollments_pkey = IndexOf(tables->enrollments,
 									   catalog.enrollments_pkey);
 	tables->payments_key_index = IndexOf(tables->payments,
