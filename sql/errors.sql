@@ -96,5 +96,20 @@ SELECT call, split_part(outcome('SELECT ' || call), ':', 1) AS sqlstate
   FROM bad_calls ORDER BY n;
 SELECT tables_checksum() = :'before' AS unchanged;
 
+-- 25006: a read-only transaction cannot pay, as it could not UPDATE
+BEGIN READ ONLY;
+SELECT enrollment.apply_payment('judy', 'err-1', 1);
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT enrollment.pay_remaining_balance('judy', 'err-1');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT * FROM enrollment.apply_payments('[]');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT enrollment.enroll('judy', 'err-ro', 1);
+ROLLBACK;
+SELECT tables_checksum() = :'before' AS unchanged;
+
 -- the valid calls still work afterwards
 SELECT amount_paid, status FROM enrollment.apply_payment('judy', 'err-1', 40);

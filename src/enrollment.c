@@ -11,6 +11,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -110,6 +111,7 @@ enroll(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	CheckAmount(price, "price", true);
+	PreventCommandIfReadOnly("enroll()");
 
 	ConnectSPI();
 

@@ -160,7 +160,7 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 #define SET_COLUMN(attnum, value) 	(slot->tts_values[(attnum) - 1] = (value), slot->tts_isnull[(attnum) - 1] = false)
 
 	SET_COLUMN(catalog->payment.payment_id,
-			   Int64GetDatum(nextval_internal(catalog->payment_id_sequence, false)));
+			   Int64GetDatum(nextval_internal(catalog->payment_id_sequence, true)));
 	SET_COLUMN(catalog->payment.user_id, PointerGetDatum(payment->user_id));
 	SET_COLUMN(catalog->payment.course_id, PointerGetDatum(payment->course_id));
 	SET_COLUMN(catalog->payment.amount,

@@ -268,15 +268,21 @@ OpenResultRelation(EState *estate, Relation rel, Index rtindex,
 	return rri;
 }
 
+/*
+ * A range table entry for rel, asking for the privileges the statement
+ * would need in SQL; the current user (the extension's owner, since the
+ * functions are SECURITY DEFINER) must have them.
+ */
 static RangeTblEntry *
-ResultRangeTableEntry(Relation rel)
+RangeTableEntry(Relation rel, LOCKMODE lockmode, AclMode privileges)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
+	rte->rellockmode = lockmode;
+	rte->requiredPerms = privileges;
 	return rte;
 }
 
@@ -303,7 +309,11 @@ OpenPaymentTables(PaymentTables *tables)
 	Relation	enrollments;
 	Relation	payments;
 	EState	   *estate;
+	List	   *range_table;
 	MemoryContext oldcontext;
+
+	/* what SQL would refuse, this refuses too */
+	PreventCommandIfReadOnly("a payment");
 
 	/*
 	 * Opening a table processes invalidation messages; if one concerned us,
@@ -329,8 +339,14 @@ OpenPaymentTables(PaymentTables *tables)
 	estate = CreateExecutorState();
 	oldcontext = MemoryContextSwitchTo(estate->es_query_cxt);
 
-	ExecInitRangeTable(estate, list_make2(ResultRangeTableEntry(enrollments),
-										  ResultRangeTableEntry(payments)));
+	range_table = list_make3(RangeTableEntry(enrollments, RowExclusiveLock,
+											 ACL_SELECT | ACL_UPDATE),
+							 RangeTableEntry(payments, RowExclusiveLock,
+											 ACL_SELECT | ACL_INSERT),
+							 RangeTableEntry(tables->currencies, AccessShareLock,
+											 ACL_SELECT));
+	ExecCheckRTPerms(range_table, true);
+	ExecInitRangeTable(estate, range_table);
 	tables->enrollments = OpenResultRelation(estate, enrollments, 1,
 											 &enrollments_checks);
 	tables->payments = OpenResultRelation(estate, payments, 2,
