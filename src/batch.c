@@ -8,7 +8,8 @@
  * items are then applied in the order of their enrollment (user_id, then
  * course_id, compared bytewise, then input position): concurrent batches
  * lock rows in the same order and so cannot deadlock each other, and the
- * payments to one enrollment are applied in input order.  A refused item
+ * payments to one enrollment are applied in input order, as one run: one
+ * lock, one update of the enrollment, one ledger row each.  A refused item
  * aborts the whole batch, with an error CONTEXT naming it; the results
  * come back in input order.
  *
@@ -167,6 +168,13 @@ CompareText(const text *a, const text *b)
 	return (alen > blen) - (alen < blen);
 }
 
+static bool
+SameEnrollment(const PaymentRequest *a, const PaymentRequest *b)
+{
+	return CompareText(a->user_id, b->user_id) == 0 &&
+		CompareText(a->course_id, b->course_id) == 0;
+}
+
 /*
  * qsort comparator: the order in which batch items lock their rows.
  */
@@ -241,16 +249,30 @@ apply_payments(PG_FUNCTION_ARGS)
 
 	qsort(lock_order, count, sizeof(BatchItem *), CompareBatchItems);
 
+	/* one run per enrollment: one lock, one update, a ledger row each */
 	OpenPaymentTables(&tables);
 	for (int i = 0; i < count; i++)
 	{
+		LockedEnrollment enrollment;
 		LedgerEntry entry;
+		int			first = i;
 
 		CHECK_FOR_INTERRUPTS();
-		current = lock_order[i];
-		ApplyPaymentRequest(&tables, &current->request, &entry);
-		current->result = heap_form_tuple(rsinfo->setDesc, entry.values,
-										  entry.nulls);
+		current = lock_order[first];
+		BeginEnrollmentRun(&tables, current->request.user_id,
+						   current->request.course_id, &enrollment);
+		for (;;)
+		{
+			ApplyPaymentToLocked(&tables, &enrollment, &current->request, &entry);
+			current->result = heap_form_tuple(rsinfo->setDesc, entry.values,
+											  entry.nulls);
+			if (i + 1 == count ||
+				!SameEnrollment(&lock_order[first]->request,
+								&lock_order[i + 1]->request))
+				break;
+			current = lock_order[++i];
+		}
+		EndEnrollmentRun(&tables, &enrollment);
 	}
 	current = NULL;
 	ClosePaymentTables(&tables);

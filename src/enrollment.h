@@ -156,6 +156,7 @@ extern void OpenPaymentTables(PaymentTables *tables);
 extern void ClosePaymentTables(PaymentTables *tables);
 extern void BeginPaymentStep(PaymentTables *tables);
 extern void RefreshPaymentSnapshot(PaymentTables *tables);
+extern void NextPaymentCommand(PaymentTables *tables);
 extern void EndPaymentStep(PaymentTables *tables);
 extern bool FindRowByTextKey(Relation rel, Relation index, Snapshot snapshot,
 							 int nkeys, Datum *keys, TupleTableSlot *slot);
@@ -168,6 +169,10 @@ typedef struct LockedEnrollment
 	int64		amount_paid;
 	int64		amount_due;
 	EnrollmentStatus status;
+	/* kept by payment.c during a run of payments */
+	bool		changed;		/* amounts to write back */
+	bool		first_payment;	/* no payment of the run applied yet */
+	TimestampTz updated_at;		/* time of the last payment */
 } LockedEnrollment;
 
 extern void LockEnrollment(PaymentTables *tables, text *user_id,
@@ -233,6 +238,14 @@ typedef struct PaymentRequest
 } PaymentRequest;
 
 extern void CheckPaymentRequest(const PaymentRequest *request);
+extern void BeginEnrollmentRun(PaymentTables *tables, text *user_id,
+							   text *course_id, LockedEnrollment *enrollment);
+extern void ApplyPaymentToLocked(PaymentTables *tables,
+								 LockedEnrollment *enrollment,
+								 const PaymentRequest *request,
+								 LedgerEntry *entry);
+extern void EndEnrollmentRun(PaymentTables *tables,
+							 LockedEnrollment *enrollment);
 extern void ApplyPaymentRequest(PaymentTables *tables,
 								const PaymentRequest *request,
 								LedgerEntry *entry);

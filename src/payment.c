@@ -5,10 +5,11 @@
  *
  * Lock the enrollment; if the idempotency key was used before, replay that
  * payment (or refuse a different one); else check the status, the amount
- * and the expected amount, update the enrollment and append to the ledger.
+ * and the expected amount, append to the ledger and update the enrollment.
  * Any error undoes all of it, because it aborts the caller's
- * (sub)transaction.  apply_payment(), pay_remaining_balance() and
- * apply_payments() all pay through ApplyPaymentRequest().
+ * (sub)transaction.  A run of payments to one enrollment (a batch's) is
+ * applied under one lock with one update of the enrollment; a single
+ * payment is a run of one.
  *
  *-------------------------------------------------------------------------
  */
@@ -120,16 +121,36 @@ CheckPaymentRequest(const PaymentRequest *request)
 }
 
 /*
- * One payment, inside a payment step.
+ * Lock the enrollment that a run of payments pays, in a new payment step.
  */
-static void
-ApplyPaymentStep(PaymentTables *tables, const PaymentRequest *request,
-				 LedgerEntry *entry)
+void
+BeginEnrollmentRun(PaymentTables *tables, text *user_id, text *course_id,
+				   LockedEnrollment *enrollment)
 {
-	LockedEnrollment enrollment;
+	BeginPaymentStep(tables);
+	LockEnrollment(tables, user_id, course_id, enrollment);
+	enrollment->changed = false;
+	enrollment->first_payment = true;
+}
+
+/*
+ * Apply a checked payment request to the enrollment locked by
+ * BeginEnrollmentRun(): replay an earlier payment with the same
+ * idempotency key, or validate and append to the ledger.  The amounts are
+ * kept in *enrollment, written back by EndEnrollmentRun().  *entry
+ * receives the ledger row, new or replayed, as the columns of an
+ * enrollment.payment_result.
+ */
+void
+ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
+					 const PaymentRequest *request, LedgerEntry *entry)
+{
 	NewPayment	payment;
 
-	LockEnrollment(tables, request->user_id, request->course_id, &enrollment);
+	/* see the ledger rows of the payments before this one in the run */
+	if (!enrollment->first_payment)
+		NextPaymentCommand(tables);
+	enrollment->first_payment = false;
 
 	if (request->idempotency_key != NULL &&
 		LedgerFindKey(tables, request->user_id, request->idempotency_key, entry))
@@ -141,19 +162,20 @@ ApplyPaymentStep(PaymentTables *tables, const PaymentRequest *request,
 	payment.user_id = request->user_id;
 	payment.course_id = request->course_id;
 	payment.idempotency_key = request->idempotency_key;
-	payment.currency = &enrollment.currency;
-	payment.amount = AmountToPay(request, &enrollment);
+	payment.currency = &enrollment->currency;
+	payment.amount = AmountToPay(request, enrollment);
 	payment.created_at = GetCurrentTimestamp();
 
-	enrollment.amount_paid += payment.amount;
-	enrollment.amount_due -= payment.amount;
-	enrollment.status = StatusForAmounts(enrollment.amount_paid,
-										 enrollment.amount_due);
-	StoreEnrollmentAmounts(tables, &enrollment, payment.created_at);
+	enrollment->amount_paid += payment.amount;
+	enrollment->amount_due -= payment.amount;
+	enrollment->status = StatusForAmounts(enrollment->amount_paid,
+										  enrollment->amount_due);
+	enrollment->updated_at = payment.created_at;
+	enrollment->changed = true;
 
-	payment.amount_paid_after = enrollment.amount_paid;
-	payment.amount_due_after = enrollment.amount_due;
-	payment.status_after = enrollment.status;
+	payment.amount_paid_after = enrollment->amount_paid;
+	payment.amount_due_after = enrollment->amount_due;
+	payment.status_after = enrollment->status;
 	if (!LedgerAppend(tables, &payment, entry))
 		ereport(ERROR,
 				(errcode(ERRCODE_ENROLLMENT_KEY_REUSED),
@@ -165,16 +187,28 @@ ApplyPaymentStep(PaymentTables *tables, const PaymentRequest *request,
 }
 
 /*
- * Apply a checked payment request: lock the enrollment, replay an earlier
- * payment with the same idempotency key or validate, update the enrollment
- * and append to the ledger.  *entry receives the ledger row, new or
- * replayed, as the columns of an enrollment.payment_result.
+ * Write the enrollment's amounts back, once for the whole run, and end the
+ * payment step.
+ */
+void
+EndEnrollmentRun(PaymentTables *tables, LockedEnrollment *enrollment)
+{
+	if (enrollment->changed)
+		StoreEnrollmentAmounts(tables, enrollment, enrollment->updated_at);
+	EndPaymentStep(tables);
+}
+
+/*
+ * Apply one checked payment request.
  */
 void
 ApplyPaymentRequest(PaymentTables *tables, const PaymentRequest *request,
 					LedgerEntry *entry)
 {
-	BeginPaymentStep(tables);
-	ApplyPaymentStep(tables, request, entry);
-	EndPaymentStep(tables);
+	LockedEnrollment enrollment;
+
+	BeginEnrollmentRun(tables, request->user_id, request->course_id,
+					   &enrollment);
+	ApplyPaymentToLocked(tables, &enrollment, request, entry);
+	EndEnrollmentRun(tables, &enrollment);
 }

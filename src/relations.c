@@ -431,6 +431,17 @@ RefreshPaymentSnapshot(PaymentTables *tables)
 	tables->estate->es_snapshot = GetActiveSnapshot();
 }
 
+/*
+ * Within a step, make what the step wrote so far visible to what follows.
+ */
+void
+NextPaymentCommand(PaymentTables *tables)
+{
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+	tables->estate->es_output_cid = GetCurrentCommandId(true);
+}
+
 void
 EndPaymentStep(PaymentTables *tables)
 {
