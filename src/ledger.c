@@ -53,20 +53,54 @@ EntryFromLedgerRow(PaymentTables *tables, TupleTableSlot *slot,
 }
 
 /*
- * Find the payment that user_id made with idempotency_key, as the payment
- * step's snapshot sees it.  Call it with the enrollment locked, so that a
- * payment committed by a concurrent call with the same key is seen.
+ * Raise 40001 for a key taken by a transaction that a REPEATABLE READ or
+ * SERIALIZABLE snapshot cannot see; INSERT ... ON CONFLICT does the same.
+ * Otherwise read the ledger row at tid into tables->payment_slot.
+ */
+static void
+FetchKeyHolder(PaymentTables *tables, ItemPointer tid)
+{
+	Relation	rel = tables->payments->ri_RelationDesc;
+	Snapshot	snapshot = IsolationUsesXactSnapshot() ?
+		tables->estate->es_snapshot : SnapshotAny;
+
+	if (!table_tuple_fetch_row_version(rel, tid, snapshot, tables->payment_slot))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update")));
+}
+
+/*
+ * Find the payment that user_id made with idempotency_key.  A transaction
+ * inserting that key right now is waited for, so the answer is final: call
+ * it with the enrollment locked, and a retry sees the payment of the call
+ * it retries once that call has committed.
  */
 bool
 LedgerFindKey(PaymentTables *tables, text *user_id, text *idempotency_key,
 			  LedgerEntry *entry)
 {
-	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(idempotency_key)};
+	const EnrollmentCatalog *catalog = &tables->catalog;
+	TupleTableSlot *probe = tables->new_payment_slot;
+	ItemPointerData holder;
 
-	if (!FindRowByTextKey(tables->payments->ri_RelationDesc,
-						  tables->payments_key_index, GetActiveSnapshot(),
-						  2, key, tables->payment_slot))
+	/* a row with just the key's columns, to probe the unique index */
+	ExecClearTuple(probe);
+	memset(probe->tts_isnull, true,
+		   probe->tts_tupleDescriptor->natts * sizeof(bool));
+	probe->tts_values[catalog->payment.user_id - 1] = PointerGetDatum(user_id);
+	probe->tts_isnull[catalog->payment.user_id - 1] = false;
+	probe->tts_values[catalog->payment.idempotency_key - 1] =
+		PointerGetDatum(idempotency_key);
+	probe->tts_isnull[catalog->payment.idempotency_key - 1] = false;
+	ExecStoreVirtualTuple(probe);
+
+	if (ExecCheckIndexConstraints(tables->payments, probe, tables->estate,
+								  &holder,
+								  list_make1_oid(catalog->payments_key_index)))
 		return false;
+
+	FetchKeyHolder(tables, &holder);
 	EntryFromLedgerRow(tables, tables->payment_slot, entry);
 	return true;
 }
@@ -106,20 +140,20 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 		return true;
 	}
 
-	for (;;)
+	/*
+	 * The caller looked the key up a moment ago (LedgerFindKey), so try the
+	 * insertion first and check again only after losing a race.
+	 */
+	for (bool first = true;; first = false)
 	{
 		ItemPointerData conflict;
 		uint32		token;
 		bool		lost_race = false;
 
-		if (!ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
+		if (!first &&
+			!ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
 		{
-			if (IsolationUsesXactSnapshot() &&
-				!table_tuple_fetch_row_version(rel, &conflict, estate->es_snapshot,
-											   tables->payment_slot))
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to concurrent update")));
+			FetchKeyHolder(tables, &conflict);
 			return false;
 		}
 
