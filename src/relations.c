@@ -25,6 +25,7 @@
 #include "enrollment.h"
 
 #include "access/genam.h"
+#include "access/relation.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -316,23 +317,31 @@ OpenPaymentTables(PaymentTables *tables)
 	PreventCommandIfReadOnly("a payment");
 
 	/*
-	 * Opening a table processes invalidation messages; if one concerned us,
-	 * look everything up again and reopen.
+	 * Opening a table processes invalidation messages; if one concerned us
+	 * (the extension was dropped and created again, say), look everything
+	 * up again and reopen.
 	 */
 	for (;;)
 	{
 		if (!catalog_valid)
 			BuildCatalog();
-		enrollments = table_open(catalog.enrollments, RowExclusiveLock);
-		payments = table_open(catalog.payments, RowExclusiveLock);
-		tables->currencies = table_open(catalog.currencies, AccessShareLock);
-		tables->currencies_pkey = index_open(catalog.currencies_pkey, AccessShareLock);
-		if (catalog_valid)
+		enrollments = try_relation_open(catalog.enrollments, RowExclusiveLock);
+		payments = try_relation_open(catalog.payments, RowExclusiveLock);
+		tables->currencies = try_relation_open(catalog.currencies, AccessShareLock);
+		tables->currencies_pkey = try_relation_open(catalog.currencies_pkey,
+													AccessShareLock);
+		if (catalog_valid && enrollments && payments && tables->currencies &&
+			tables->currencies_pkey)
 			break;
-		index_close(tables->currencies_pkey, AccessShareLock);
-		table_close(tables->currencies, AccessShareLock);
-		table_close(payments, RowExclusiveLock);
-		table_close(enrollments, RowExclusiveLock);
+		catalog_valid = false;
+		if (tables->currencies_pkey)
+			relation_close(tables->currencies_pkey, AccessShareLock);
+		if (tables->currencies)
+			relation_close(tables->currencies, AccessShareLock);
+		if (payments)
+			relation_close(payments, RowExclusiveLock);
+		if (enrollments)
+			relation_close(enrollments, RowExclusiveLock);
 	}
 	tables->catalog = catalog;
 
