@@ -1,7 +1,7 @@
 -- schema.sql: the objects the install script creates, as the catalogs see
 -- them.  Run by pg_prove in a database with pgtap and enrollment installed.
 BEGIN;
-SELECT plan(97);
+SELECT plan(98);
 
 --
 -- Schema and tables
@@ -328,6 +328,11 @@ SELECT results_eq(
 	   WHERE code IN ('USD', 'EUR', 'JPY', 'KWD', 'CLF') ORDER BY code$$,
 	$$VALUES ('CLF', 4), ('EUR', 2), ('JPY', 0), ('KWD', 3), ('USD', 2)$$,
 	'minor units: CLF 4, EUR 2, JPY 0, KWD 3, USD 2');
+
+-- updates of enrollments stay HOT: room is left on each page
+SELECT is((SELECT reloptions FROM pg_catalog.pg_class
+            WHERE oid = 'enrollment.enrollments'::regclass),
+	ARRAY['fillfactor=80']::text[], 'enrollments has fillfactor 80');
 
 SELECT * FROM finish();
 ROLLBACK;
