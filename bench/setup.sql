@@ -5,7 +5,7 @@
 -- Every contender has its own tables.  The extension's contenders
 -- (enrollment, batch) use enrollment.enrollments and enrollment.payments;
 -- the others use copies in the schema bench, with the same columns, keys,
--- CHECK constraints and foreign keys:
+-- CHECK constraints, foreign keys and storage parameters:
 --   naive_*  the application's read-compute-write (no ledger)
 --   pl_*     the PL/pgSQL contender (plpgsql_contender.sql)
 --   sql_*    the one-statement atomic increment
@@ -34,6 +34,17 @@ CREATE TABLE bench.sql_enrollments (LIKE enrollment.enrollments INCLUDING ALL,
 CREATE TABLE bench.sql_payments (LIKE enrollment.payments INCLUDING ALL,
 	FOREIGN KEY (user_id, course_id)
 		REFERENCES bench.sql_enrollments (user_id, course_id));
+
+-- the copies get the extension's storage parameters too (LIKE does not
+-- copy them), e.g. a fillfactor that lets payments update rows HOT
+SELECT format('ALTER TABLE bench.%I SET (%s)', copy, array_to_string(c.reloptions, ', '))
+  FROM (VALUES ('enrollment.enrollments'::regclass, 'naive_enrollments'),
+               ('enrollment.enrollments', 'pl_enrollments'),
+               ('enrollment.enrollments', 'sql_enrollments'),
+               ('enrollment.payments', 'pl_payments'),
+               ('enrollment.payments', 'sql_payments')) AS t(original, copy)
+  JOIN pg_class c ON c.oid = t.original
+ WHERE c.reloptions IS NOT NULL \gexec
 
 -- the extension's enrollments, through its own function
 SELECT count(enrollment.enroll(u, c, 1000000000))
