@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * plans.c
- *	  Saved SPI plans for the statements the extension runs.
+ *	  Saved SPI plans for the SQL statements of enroll(); payments do not
+ *	  use SQL (relations.c).
  *
  * Each statement is parsed and planned once per backend, on first use, and
  * kept with SPI_keepplan(); PostgreSQL's plan cache replans it after DDL on
- * the tables it reads.  These plans are the only state the extension keeps
- * beyond a transaction, on purpose.  Every name in the statements is
+ * the tables it reads.  Besides relations.c's catalog cache, these plans
+ * are the only state the extension keeps beyond a transaction, on purpose.
+ * Every name in the statements is
  * schema-qualified and every operator is OPERATOR(pg_catalog.x), so they
  * mean the same whatever the search_path.
  *
