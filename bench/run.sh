@@ -278,25 +278,20 @@ server_side() {
 		done
 	done
 	# every srv enrollment was paid 0.01 per call, and its ledger agrees
+	srv_check() {	# srv_check LABEL ENROLLMENTS PAYMENTS CALLS_PER_REP
+		echo "SELECT '$1' FROM $2 e
+		      LEFT JOIN (SELECT user_id, sum(amount) AS s FROM $3
+		                  WHERE course_id = 'srv' GROUP BY 1) l USING (user_id)
+		     WHERE course_id = 'srv'
+		       AND NOT (amount_paid = 0.01 * $4 * $SERVER_REPS AND l.s = amount_paid)"
+	}
 	local bad
 	bad=$(q -c "SELECT string_agg(t, ', ') FROM (
-	    SELECT 'enrollment' AS t FROM enrollment.enrollments e
-	      LEFT JOIN (SELECT user_id, sum(amount) AS s FROM enrollment.payments
-	                  WHERE course_id = 'srv' GROUP BY 1) l USING (user_id)
-	     WHERE course_id = 'srv'
-	       AND NOT (amount_paid = 0.02 * $SERVER_REPS AND l.s = amount_paid)
+	    $(srv_check enrollment enrollment.enrollments enrollment.payments 2)
 	    UNION
-	    SELECT 'plpgsql' FROM bench.pl_enrollments e
-	      LEFT JOIN (SELECT user_id, sum(amount) AS s FROM bench.pl_payments
-	                  WHERE course_id = 'srv' GROUP BY 1) l USING (user_id)
-	     WHERE course_id = 'srv'
-	       AND NOT (amount_paid = 0.02 * $SERVER_REPS AND l.s = amount_paid)
+	    $(srv_check plpgsql bench.pl_enrollments bench.pl_payments 2)
 	    UNION
-	    SELECT 'floor' FROM bench.sql_enrollments e
-	      LEFT JOIN (SELECT user_id, sum(amount) AS s FROM bench.sql_payments
-	                  WHERE course_id = 'srv' GROUP BY 1) l USING (user_id)
-	     WHERE course_id = 'srv'
-	       AND NOT (amount_paid = 0.01 * $SERVER_REPS AND l.s = amount_paid)) x")
+	    $(srv_check floor bench.sql_enrollments bench.sql_payments 1)) x (t)")
 	[ -n "$bad" ] && fail "server-side: amount_paid or the ledger is wrong for: $bad"
 	return 0
 }
