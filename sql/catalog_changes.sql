@@ -27,6 +27,57 @@ SELECT amount_paid FROM enrollment.apply_payment('olga', 'c1', 100);
 ROLLBACK;
 SELECT amount_paid FROM enrollment.apply_payment('olga', 'c1', 100);
 
+-- the ledger's row triggers fire for payments: a user's AFTER INSERT
+-- trigger sees each one (it runs under the functions' search_path, so it
+-- names its table with the schema)
+CREATE TABLE test_audit (payment_id bigint, amount numeric);
+CREATE FUNCTION test_audit_payment() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.test_audit VALUES (NEW.payment_id, NEW.amount);
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER test_audit AFTER INSERT ON enrollment.payments
+	FOR EACH ROW EXECUTE FUNCTION test_audit_payment();
+SELECT amount FROM enrollment.apply_payments(
+	'[{"user_id": "olga", "course_id": "c1", "amount": 1},
+	  {"user_id": "olga", "course_id": "c1", "amount": 2}]');
+SELECT amount FROM enrollment.apply_payment('olga', 'c1', 3);
+SELECT a.amount, p.amount_paid_after
+  FROM test_audit a
+  JOIN enrollment.payments p USING (payment_id)
+ ORDER BY a.payment_id;
+DROP TRIGGER test_audit ON enrollment.payments;
+DROP TABLE test_audit;
+DROP FUNCTION test_audit_payment();
+
+-- indexes added to the ledger are maintained, on expressions and partial
+-- ones too
+CREATE INDEX test_lower_key ON enrollment.payments (lower(idempotency_key));
+CREATE UNIQUE INDEX test_big_payments ON enrollment.payments (user_id, amount)
+	WHERE amount > 500;
+SELECT amount FROM enrollment.apply_payment('olga', 'c1', 4, 'Key-A');
+SELECT amount FROM enrollment.apply_payment('olga', 'c1', 600, 'Key-B');
+\set VERBOSITY terse
+SELECT amount FROM enrollment.apply_payment('olga', 'c1', 600, 'Key-C');
+\set VERBOSITY default
+SET enable_seqscan = off;
+SELECT idempotency_key FROM enrollment.payments
+ WHERE lower(idempotency_key) = 'key-a';
+SELECT idempotency_key FROM enrollment.payments
+ WHERE user_id = 'olga' AND amount = 600 AND amount > 500;
+RESET enable_seqscan;
+DROP INDEX enrollment.test_lower_key, enrollment.test_big_payments;
+
+-- the payment functions hold the ledger's foreign key by locking the
+-- enrollment; every other writer is still checked by it
+\set VERBOSITY terse
+INSERT INTO enrollment.payments (user_id, course_id, amount,
+		amount_paid_after, amount_due_after, status_after, created_at,
+		created_by)
+	VALUES ('nobody', 'c1', 1, 1, 0, 'paid', now(), current_user);
+\set VERBOSITY default
+
 -- a reinstalled extension: new tables, new types, same session
 DROP EXTENSION enrollment;
 CREATE EXTENSION enrollment;

@@ -156,6 +156,17 @@ ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
 		LedgerFindKey(tables, request->user_id, request->idempotency_key, entry))
 	{
 		CheckReplayMatchesRequest(request, entry);
+
+		/*
+		 * The earlier payment may have committed on this server without
+		 * reaching a synchronous standby: its wait for replication can be
+		 * cancelled.  A transaction ID makes this transaction's commit
+		 * write WAL after that payment's commit record and wait for the
+		 * standby in turn, so the caller hears of the replay only once the
+		 * payment is replicated.  The row lock has taken one already; do
+		 * not depend on that.
+		 */
+		(void) GetCurrentTransactionId();
 		return;
 	}
 

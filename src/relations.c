@@ -8,8 +8,14 @@
  * logical replication apply worker does, so that a payment costs about
  * what the bare UPDATE and INSERT cost.  The executor's own routines still
  * check the CHECK and NOT NULL constraints (ExecConstraints), maintain the
- * indexes (ExecInsertIndexTuples) and queue the AFTER ROW triggers, among
- * them the foreign key checks, so the tables' rules hold as for SQL.
+ * indexes (ExecInsertIndexTuples) and fire the row triggers, so the tables'
+ * rules hold as for SQL.  One trigger is left out: the check of the
+ * ledger's foreign key to enrollments, which a payment makes true by
+ * construction.  It writes a ledger row only for the enrollment it has
+ * just locked (FOR NO KEY UPDATE) and updated, so the referenced row
+ * exists and no other transaction can delete it or change its key until
+ * this one ends, which is all the check's FOR KEY SHARE lock would give.
+ * Every other writer of the ledger is still checked.
  *
  * What that needs from the catalogs (OIDs of the tables, indexes, sequence
  * and enum labels, column numbers, the executable CHECK constraints) is
@@ -31,8 +37,12 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -55,22 +65,29 @@ static bool catalog_valid = false;
 static bool callbacks_registered = false;
 
 /*
- * The executable CHECK constraints of the two written tables, in the order
- * of their relcache entries (NULL for a constraint not yet validated),
- * allocated in catalog_context.  A rebuild starts a new context; the old
- * one is kept until the end of the transaction, since a call that is still
- * running (one level up the stack) may be using it.
+ * What the payment path prepares once for each of the two tables it
+ * writes, allocated in catalog_context: the executable CHECK constraints,
+ * in the order of the relcache entry (NULL for a constraint not yet
+ * validated), the triggers to fire, when they are not the table's own,
+ * and the ledger's indexes as the executor describes them for inserts.  A
+ * rebuild starts a new context; the old one is kept until the end of the
+ * transaction, since a call that is still running (one level up the
+ * stack) may be using it.
  */
-typedef struct CheckStates
+typedef struct PreparedTable
 {
-	int			count;
-	ExprState **states;
-} CheckStates;
+	int			check_count;
+	ExprState **checks;
+	TriggerDesc *triggers;		/* NULL: the table's own */
+	int			index_count;
+	Oid		   *index_ids;
+	IndexInfo **index_infos;
+} PreparedTable;
 
 static MemoryContext catalog_context = NULL;
 static List *retired_contexts = NIL;
-static CheckStates enrollments_checks;
-static CheckStates payments_checks;
+static PreparedTable enrollments_prepared;
+static PreparedTable payments_prepared;
 
 /*
  * Invalidation callbacks: forget the catalog if anything it describes may
@@ -133,30 +150,173 @@ FreeRetiredContexts(XactEvent event, void *arg)
 }
 
 /*
- * The executable CHECK constraints of a table, prepared once for all the
- * calls of this backend, in the current memory context.
+ * Is trigger the INSERT check of the ledger's foreign key (user_id,
+ * course_id) to the key (user_id, course_id) of enrollments?
  */
-static CheckStates
-PrepareChecks(Oid relid)
+static bool
+IsLedgerForeignKeyCheck(const Trigger *trigger)
+{
+	HeapTuple	tuple;
+	int			numfks;
+	AttrNumber	conkey[INDEX_MAX_KEYS];
+	AttrNumber	confkey[INDEX_MAX_KEYS];
+	bool		result;
+
+	if (trigger->tgfoid != F_RI_FKEY_CHECK_INS ||
+		trigger->tgconstrrelid != catalog.enrollments)
+		return false;
+
+	tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(trigger->tgconstraint));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	DeconstructFkConstraintRow(tuple, &numfks, conkey, confkey,
+							   NULL, NULL, NULL, NULL, NULL);
+	result = numfks == 2 &&
+		((conkey[0] == catalog.payment.user_id &&
+		  confkey[0] == catalog.enrollment.user_id &&
+		  conkey[1] == catalog.payment.course_id &&
+		  confkey[1] == catalog.enrollment.course_id) ||
+		 (conkey[0] == catalog.payment.course_id &&
+		  confkey[0] == catalog.enrollment.course_id &&
+		  conkey[1] == catalog.payment.user_id &&
+		  confkey[1] == catalog.enrollment.user_id));
+	ReleaseSysCache(tuple);
+	return result;
+}
+
+/*
+ * The triggers of the ledger without its foreign key check (see the top of
+ * this file), or NULL if it has no such trigger.
+ */
+static TriggerDesc *
+LedgerTriggersToFire(Relation payments)
+{
+	TriggerDesc *triggers;
+	int			kept = 0;
+
+	if (payments->trigdesc == NULL)
+		return NULL;
+	triggers = CopyTriggerDesc(payments->trigdesc);
+	triggers->trig_insert_after_row = false;
+	for (int i = 0; i < triggers->numtriggers; i++)
+	{
+		Trigger    *trigger = &triggers->triggers[i];
+
+		if (IsLedgerForeignKeyCheck(trigger))
+			continue;
+		if (TRIGGER_FOR_ROW(trigger->tgtype) &&
+			TRIGGER_FOR_AFTER(trigger->tgtype) &&
+			TRIGGER_FOR_INSERT(trigger->tgtype))
+			triggers->trig_insert_after_row = true;
+		triggers->triggers[kept++] = *trigger;
+	}
+	if (kept == triggers->numtriggers)
+		return NULL;
+	triggers->numtriggers = kept;
+	return triggers;
+}
+
+/*
+ * The IndexInfo of each B-tree index of rel on plain columns, with what a
+ * speculative insertion needs of the unique ones, as ExecOpenIndices()
+ * would build them.  Inserts only read these, so one copy serves every
+ * call; an index on expressions or with a predicate keeps executor state
+ * in its IndexInfo and is described anew by each call.
+ */
+static void
+PrepareIndexes(Relation rel, PreparedTable *prepared)
+{
+	List	   *index_ids = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	prepared->index_ids = palloc0(list_length(index_ids) * sizeof(Oid));
+	prepared->index_infos = palloc0(list_length(index_ids) * sizeof(IndexInfo *));
+	foreach(lc, index_ids)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+
+		if (index->rd_rel->relam == BTREE_AM_OID &&
+			info->ii_Expressions == NIL && info->ii_Predicate == NIL)
+		{
+			if (info->ii_Unique)
+				BuildSpeculativeIndexInfo(index, info);
+			prepared->index_ids[prepared->index_count] = lfirst_oid(lc);
+			prepared->index_infos[prepared->index_count] = info;
+			prepared->index_count++;
+		}
+		index_close(index, AccessShareLock);
+	}
+	list_free(index_ids);
+}
+
+/*
+ * Open the indexes of the ledger for inserts, as ExecOpenIndices(rri,
+ * true) does, with the prepared IndexInfos where there is one.
+ */
+static void
+OpenLedgerIndexes(ResultRelInfo *rri, const PreparedTable *prepared)
+{
+	List	   *index_ids = RelationGetIndexList(rri->ri_RelationDesc);
+	int			n = list_length(index_ids);
+	ListCell   *lc;
+
+	rri->ri_NumIndices = n;
+	rri->ri_IndexRelationDescs = palloc(n * sizeof(Relation));
+	rri->ri_IndexRelationInfo = palloc(n * sizeof(IndexInfo *));
+	foreach(lc, index_ids)
+	{
+		Oid			index_id = lfirst_oid(lc);
+		Relation	index = index_open(index_id, RowExclusiveLock);
+		IndexInfo  *info = NULL;
+
+		for (int i = 0; i < prepared->index_count && info == NULL; i++)
+		{
+			if (prepared->index_ids[i] == index_id)
+				info = prepared->index_infos[i];
+		}
+		if (info == NULL)
+		{
+			info = BuildIndexInfo(index);
+			if (info->ii_Unique)
+				BuildSpeculativeIndexInfo(index, info);
+		}
+		rri->ri_IndexRelationDescs[foreach_current_index(lc)] = index;
+		rri->ri_IndexRelationInfo[foreach_current_index(lc)] = info;
+	}
+	list_free(index_ids);
+}
+
+/*
+ * Prepare what the payment path needs of a table for all the calls of
+ * this backend, in the current memory context.
+ */
+static PreparedTable
+PrepareTable(Oid relid)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
-	CheckStates checks = {0, NULL};
+	PreparedTable prepared = {0};
 
 	if (constr != NULL && constr->num_check > 0)
 	{
-		checks.count = constr->num_check;
-		checks.states = palloc0(checks.count * sizeof(ExprState *));
-		for (int i = 0; i < checks.count; i++)
+		prepared.check_count = constr->num_check;
+		prepared.checks = palloc0(prepared.check_count * sizeof(ExprState *));
+		for (int i = 0; i < prepared.check_count; i++)
 		{
 			if (constr->check[i].ccvalid)
-				checks.states[i] =
+				prepared.checks[i] =
 					ExecInitExpr(expression_planner(stringToNode(constr->check[i].ccbin)),
 								 NULL);
 		}
 	}
+	if (relid == catalog.payments)
+	{
+		prepared.triggers = LedgerTriggersToFire(rel);
+		PrepareIndexes(rel, &prepared);
+	}
 	table_close(rel, NoLock);
-	return checks;
+	return prepared;
 }
 
 /*
@@ -187,7 +347,8 @@ BuildCatalog(void)
 	catalog_context = AllocSetContextCreate(CacheMemoryContext,
 											"enrollment catalog",
 											ALLOCSET_SMALL_SIZES);
-	enrollments_checks.count = payments_checks.count = 0;
+	memset(&enrollments_prepared, 0, sizeof(PreparedTable));
+	memset(&payments_prepared, 0, sizeof(PreparedTable));
 
 	/*
 	 * Valid from here on, unless an invalidation arrives while we look
@@ -245,24 +406,34 @@ BuildCatalog(void)
 	}
 
 	oldcontext = MemoryContextSwitchTo(catalog_context);
-	enrollments_checks = PrepareChecks(catalog.enrollments);
-	payments_checks = PrepareChecks(catalog.payments);
+	enrollments_prepared = PrepareTable(catalog.enrollments);
+	payments_prepared = PrepareTable(catalog.payments);
 	MemoryContextSwitchTo(oldcontext);
 }
 
 static ResultRelInfo *
 OpenResultRelation(EState *estate, Relation rel, Index rtindex,
-				   const CheckStates *checks)
+				   const PreparedTable *prepared)
 {
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
 
 	InitResultRelInfo(rri, rel, rtindex, NULL, 0);
-	ExecOpenIndices(rri, true);
+	if (RelationGetRelid(rel) == catalog.payments)
+		OpenLedgerIndexes(rri, prepared);
+	else
+		ExecOpenIndices(rri, false);	/* updates need no arbiter */
 
 	/* the prepared CHECK constraints, unless the executor must prepare them */
-	if (constr != NULL && constr->num_check == checks->count)
-		rri->ri_ConstraintExprs = checks->states;
+	if (constr != NULL && constr->num_check == prepared->check_count)
+		rri->ri_ConstraintExprs = prepared->checks;
+
+	/*
+	 * A subset of the table's triggers; InitResultRelInfo() sized the
+	 * per-trigger arrays for all of them, which is more than enough.
+	 */
+	if (prepared->triggers != NULL)
+		rri->ri_TrigDesc = prepared->triggers;
 
 	estate->es_opened_result_relations =
 		lappend(estate->es_opened_result_relations, rri);
@@ -357,9 +528,9 @@ OpenPaymentTables(PaymentTables *tables)
 	ExecCheckRTPerms(range_table, true);
 	ExecInitRangeTable(estate, range_table);
 	tables->enrollments = OpenResultRelation(estate, enrollments, 1,
-											 &enrollments_checks);
+											 &enrollments_prepared);
 	tables->payments = OpenResultRelation(estate, payments, 2,
-										  &payments_checks);
+										  &payments_prepared);
 	tables->enrollments_pkey = IndexOf(tables->enrollments,
 									   catalog.enrollments_pkey);
 	tables->payments_key_index = IndexOf(tables->payments,
@@ -387,7 +558,7 @@ OpenPaymentTables(PaymentTables *tables)
 }
 
 /*
- * Fire the queued AFTER triggers (the foreign key checks among them) and
+ * Fire the queued AFTER triggers and
  * close what OpenPaymentTables() opened.
  */
 void
