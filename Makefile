@@ -20,7 +20,7 @@ PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"
 # install comes first, the others rely on what it creates; ledger ends by
 # dropping the extension, catalog_changes installs it again
 REGRESS = install enroll apply_payment pay_remaining_balance idempotency \
-	apply_payments currencies errors ledger catalog_changes
+	apply_payments currencies errors bad_input ledger catalog_changes
 
 # isolation tester: test/isolation/specs/NAME.spec against
 # test/isolation/expected/NAME.out

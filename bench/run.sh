@@ -110,7 +110,7 @@ run_description() {
 		echo
 		echo "**Warning: the installed enrollment.so changed during the run (now $(so_md5)); connections opened after that loaded the new build, so these numbers mix two builds.**"
 	fi
-	echo "Server: $PG_VERSION_STRING; fsync on, shared_buffers $(q -c 'SHOW shared_buffers'), jit off, max_wal_size 16GB, checkpoint_timeout 1h, autovacuum on."
+	echo "Server: $PG_VERSION_STRING; fsync on, shared_buffers $(q -c 'SHOW shared_buffers') (huge pages: $(q -c 'SHOW huge_pages')), jit off, max_wal_size 16GB, checkpoint_timeout 1h, autovacuum on."
 	echo
 }
 
@@ -498,7 +498,7 @@ scale() {
 		run_description
 		echo "The extension's cost per payment as its tables grow: enrollments 'u1'..'uE'"
 		echo "with 10 ledger rows each, loaded with INSERT ... SELECT, then VACUUM ANALYZE and"
-		echo "pg_prewarm (shared_buffers 4GB; no checkpoint after the load, so that no"
+		echo "pg_prewarm (shared_buffers 4GB, on 2 MB huge pages when the script can reserve them; no checkpoint after the load, so that no"
 		echo "full-page image is written). $SCALE_CALLS payments per measurement, 1000 per"
 		echo "statement on distinct enrollments spread over the key space, one transaction"
 		echo "per statement (synchronous_commit off); median of $SCALE_REPS, the variants"
@@ -580,8 +580,29 @@ write_results() {
 
 ########################################################################
 
+# Reserve 2 MB huge pages for shared_buffers of 4GB, as a DBA would for a
+# large buffer pool: with 4 kB pages, random access over gigabytes pays a
+# TLB miss at nearly every page.  Needs root; sets HUGE_PAGES to on, or to
+# off when they cannot be reserved (the results say which).
+# restore_huge_pages gives the kernel its setting back.
+HUGE_PAGES_FILE=/proc/sys/vm/nr_hugepages
+reserve_huge_pages() {
+	local want=2300
+	HUGE_PAGES_BEFORE=$(cat "$HUGE_PAGES_FILE")
+	HUGE_PAGES=off
+	if [ "$(id -u)" -eq 0 ] && echo "$want" >"$HUGE_PAGES_FILE" 2>/dev/null; then
+		[ "$(cat "$HUGE_PAGES_FILE")" -ge "$want" ] && HUGE_PAGES=on
+		[ "$HUGE_PAGES" = on ] || restore_huge_pages
+	fi
+}
+restore_huge_pages() {
+	echo "$HUGE_PAGES_BEFORE" >"$HUGE_PAGES_FILE" 2>/dev/null || true
+}
+
 if [ "$MODE" = scale ]; then
-	setup_server "shared_buffers = 4GB"
+	reserve_huge_pages
+	setup_server "shared_buffers = 4GB" "huge_pages = $HUGE_PAGES"
+	trap 'stop_cluster; restore_huge_pages' EXIT
 	scale
 	echo
 	cat "$RESULTS/scale.md"

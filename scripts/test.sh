@@ -2,8 +2,9 @@
 # scripts/test.sh: the whole test suite.  Installs what is missing, builds
 # the extension warning-free, starts a throwaway server, and runs
 #   pg_regress (sql/, expected/), the isolation tester (test/isolation/),
-#   pgTAP through pg_prove (test/pgtap/), and the pgbench concurrency check
-#   (test/concurrency.sh).
+#   pgTAP through pg_prove (test/pgtap/), and the shell tests that print
+#   TAP lines: the pgbench concurrency check (test/concurrency.sh) and the
+#   randomized bad-input run (test/fuzz.sh).
 # The last line is "N passed, N failed" over all of them; the exit status is
 # non-zero if anything failed.
 source "$(dirname "$0")/lib.sh"
@@ -63,13 +64,20 @@ read -r p f < <(count_tap "$LOG_DIR/pgtap.log")
 tally pgTAP "$p" "$f"
 dropdb enrollment_tap
 
-echo "== concurrency (pgbench)"
-status=0
-bash test/concurrency.sh >"$LOG_DIR/concurrency.log" 2>&1 || status=$?
-cat "$LOG_DIR/concurrency.log"
-read -r p f < <(count_tap "$LOG_DIR/concurrency.log")
-[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-tally concurrency "$p" "$f"
+# run_tap_suite NAME COMMAND...: a shell test that prints TAP lines
+run_tap_suite() {
+	local name=$1 status=0
+	shift
+	echo "== $name"
+	"$@" >"$LOG_DIR/$name.log" 2>&1 || status=$?
+	cat "$LOG_DIR/$name.log"
+	read -r p f < <(count_tap "$LOG_DIR/$name.log")
+	[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1	# it died before a "not ok"
+	tally "$name" "$p" "$f"
+}
+
+run_tap_suite concurrency bash test/concurrency.sh
+run_tap_suite fuzz bash test/fuzz.sh
 
 if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then
 	echo "== the server log shows a crashed backend:"

@@ -9,18 +9,7 @@ cd "$(dirname "$0")/.."
 CLIENTS=${CLIENTS:-16}
 PER_CLIENT=${PER_CLIENT:-250}
 DB=enrollment_concurrency
-check=0
-failures=0
-
-tap() {		# tap CONDITION-RESULT DESCRIPTION
-	check=$((check + 1))
-	if [ "$1" = t ]; then
-		echo "ok $check - $2"
-	else
-		echo "not ok $check - $2"
-		failures=$((failures + 1))
-	fi
-}
+source test/tap.sh
 
 sql() { psql -X -q -t -A -d "$DB" -v ON_ERROR_STOP=1 -c "$1"; }
 
@@ -78,5 +67,4 @@ tap "$(sql "SELECT bool_and(amount_paid + amount_due = price
 	"every enrollment: amounts add up and status agrees with them"
 
 dropdb "$DB"
-echo "1..$check"
-[ "$failures" -eq 0 ]
+tap_done
