@@ -3,13 +3,16 @@
 # the extension warning-free, starts a throwaway server, and runs
 #   pg_regress (sql/, expected/), the isolation tester (test/isolation/),
 #   pgTAP through pg_prove (test/pgtap/), and the shell tests that print
-#   TAP lines: the pgbench concurrency check (test/concurrency.sh) and the
-#   randomized bad-input run (test/fuzz.sh).
+#   TAP lines: the static checks of the install script
+#   (test/install_script.sh), the pgbench concurrency check
+#   (test/concurrency.sh), the randomized bad-input run (test/fuzz.sh),
+#   pg_dump and pg_restore (test/dump_restore.sh), and the short runs of the
+#   fault and failover tests (test/fault/), which start servers of their own.
 # The last line is "N passed, N failed" over all of them; the exit status is
 # non-zero if anything failed.
 source "$(dirname "$0")/lib.sh"
 
-ensure_packages
+ensure_packages libpq-dev
 build_and_install
 start_cluster
 
@@ -76,8 +79,12 @@ run_tap_suite() {
 	tally "$name" "$p" "$f"
 }
 
+run_tap_suite install_script bash test/install_script.sh
 run_tap_suite concurrency bash test/concurrency.sh
 run_tap_suite fuzz bash test/fuzz.sh
+run_tap_suite dump_restore bash test/dump_restore.sh
+run_tap_suite fault bash test/fault/fault.sh
+run_tap_suite failover bash test/fault/failover.sh
 
 if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then
 	echo "== the server log shows a crashed backend:"

@@ -1,6 +1,19 @@
 --
 -- Installing the extension, and the helpers the other tests use.
 --
+
+-- a schema "enrollment" that a non-superuser made beforehand is refused:
+-- its owner could drop or replace the ledger
+CREATE ROLE regress_squatter;
+CREATE SCHEMA enrollment AUTHORIZATION regress_squatter;
+\set SHOW_CONTEXT never
+CREATE EXTENSION enrollment;
+\echo :LAST_ERROR_SQLSTATE
+\set SHOW_CONTEXT errors
+SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'enrollment';
+DROP SCHEMA enrollment;
+DROP ROLE regress_squatter;
+
 CREATE EXTENSION enrollment;
 
 SELECT extname, extversion, extrelocatable, extnamespace::regnamespace

@@ -3,6 +3,30 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION enrollment" to load this file. \quit
 
+-- CREATE EXTENSION creates schema enrollment, or uses it as it is when it
+-- exists.  The owner of a schema may drop, rename or replace anything in
+-- it, so a schema that a non-superuser created beforehand would hand that
+-- role the ledger: refuse it.
+DO $$
+BEGIN
+	IF NOT (SELECT r.rolsuper
+			  FROM pg_catalog.pg_namespace n
+			  JOIN pg_catalog.pg_roles r
+				ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+			 WHERE n.nspname OPERATOR(pg_catalog.=) 'enrollment') THEN
+		RAISE EXCEPTION USING
+			ERRCODE = 'insufficient_privilege',
+			MESSAGE = pg_catalog.format(
+				'schema "enrollment" is owned by role %I, which is not a superuser',
+				(SELECT n.nspowner::pg_catalog.regrole
+				   FROM pg_catalog.pg_namespace n
+				  WHERE n.nspname OPERATOR(pg_catalog.=) 'enrollment')),
+			DETAIL = 'The owner of the extension''s schema could drop or replace the ledger.',
+			HINT = 'Drop the schema, or make a superuser its owner, before CREATE EXTENSION enrollment.';
+	END IF;
+END
+$$;
+
 --
 -- Types
 --

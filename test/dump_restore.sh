@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# test/dump_restore.sh: pg_dump -Fc of a database with enrollments and
+# payments, pg_restore into a new database, then checks that every row of
+# both tables came back unchanged, that the ledger's identity continues
+# above the restored payment ids, that the functions work (a new payment,
+# replays of keys paid before the dump) and that the ledger still refuses
+# UPDATE, DELETE and TRUNCATE.  Needs a running server (PGHOST etc.) with
+# the extension installed; prints one TAP line per check and drops its
+# databases at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SOURCE=enrollment_dump_source
+TARGET=enrollment_dump_target
+WORK=$(mktemp -d /tmp/enrollment-dump.XXXXXX)
+source test/tap.sh
+
+sql() {		# sql DATABASE STATEMENT: the result unaligned, errors as SQLSTATEs
+	psql -X -q -t -A -d "$1" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$2"
+}
+
+# Every column of both tables in a fixed order, enrollments then the ledger.
+tables_in_order() {
+	sql "$1" "COPY (SELECT * FROM enrollment.enrollments ORDER BY user_id, course_id) TO STDOUT"
+	sql "$1" "COPY (SELECT * FROM enrollment.payments ORDER BY payment_id) TO STDOUT"
+}
+
+cleanup() {
+	dropdb --if-exists "$SOURCE"
+	dropdb --if-exists "$TARGET"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+dropdb --if-exists "$SOURCE" 2>/dev/null
+dropdb --if-exists "$TARGET" 2>/dev/null
+
+createdb "$SOURCE"
+psql -X -q -d "$SOURCE" -v ON_ERROR_STOP=1 >/dev/null <<'EOF'
+CREATE EXTENSION enrollment;
+SELECT enrollment.enroll('alice', 'math', 100.00);
+SELECT enrollment.enroll('alice', 'art', 5000, 'JPY');
+SELECT enrollment.enroll('bob', 'math', 12.345, 'KWD');
+SELECT enrollment.enroll('carol', 'math', 0);
+SELECT enrollment.enroll('dave', 'math', 20);
+SELECT enrollment.apply_payment('alice', 'math', 25.50, 'order-1');
+SELECT enrollment.apply_payment('alice', 'math', 10);
+SELECT enrollment.pay_remaining_balance('alice', 'math', 'order-2');
+SELECT enrollment.apply_payment('alice', 'art', 1000);
+SELECT * FROM enrollment.apply_payments('[
+	{"user_id": "bob", "course_id": "math", "amount": 1.005, "idempotency_key": "order-3"},
+	{"user_id": "bob", "course_id": "math", "amount": 2}]');
+EOF
+
+tap "$(sql "$SOURCE" "SELECT count(*) = 5 AND count(*) FILTER (WHERE status = 'paid') = 2
+                          AND count(*) FILTER (WHERE status = 'partial') = 2
+                          AND count(*) FILTER (WHERE status = 'pending') = 1
+                     FROM enrollment.enrollments")" \
+	"before the dump: 5 enrollments, 2 paid, 2 partial, 1 pending"
+tap "$(sql "$SOURCE" "SELECT count(*) = 6 AND count(idempotency_key) = 3
+                     FROM enrollment.payments")" \
+	"before the dump: 6 ledger rows, 3 of them with an idempotency key"
+
+tables_in_order "$SOURCE" >"$WORK/before.txt"
+status=0
+pg_dump -Fc -f "$WORK/dump" "$SOURCE" 2>"$WORK/dump.log" || status=$?
+cat "$WORK/dump.log"
+tap "$([ "$status" -eq 0 ] && [ ! -s "$WORK/dump.log" ] && echo t)" \
+	"pg_dump -Fc succeeds without a message"
+
+createdb "$TARGET"
+status=0
+pg_restore -d "$TARGET" "$WORK/dump" 2>"$WORK/restore.log" || status=$?
+cat "$WORK/restore.log"
+tap "$([ "$status" -eq 0 ] && [ ! -s "$WORK/restore.log" ] && echo t)" \
+	"pg_restore into a new database succeeds without a message"
+
+tables_in_order "$TARGET" >"$WORK/after.txt"
+diff "$WORK/before.txt" "$WORK/after.txt" | head -20 || true
+tap "$(cmp -s "$WORK/before.txt" "$WORK/after.txt" && echo t)" \
+	"every enrollment and ledger row is restored unchanged ($(wc -l <"$WORK/after.txt") rows)"
+
+# a new payment: the identity continues above the restored ids
+last_id=$(sql "$SOURCE" "SELECT max(payment_id) FROM enrollment.payments")
+tap "$(sql "$TARGET" "SELECT payment_id > $last_id AND NOT replayed AND status = 'paid'
+                     FROM enrollment.apply_payment('dave', 'math', 20, 'order-4')")" \
+	"a new payment after the restore works and gets a payment_id above $last_id"
+
+# replays of keys paid before the dump return the original payment
+for call in "apply_payment('alice', 'math', 25.50, 'order-1')" \
+	"pay_remaining_balance('alice', 'math', 'order-2')" \
+	"apply_payments('[{\"user_id\": \"bob\", \"course_id\": \"math\", \"amount\": 1.005, \"idempotency_key\": \"order-3\"}]')"; do
+	key=$(grep -o "order-[0-9]" <<<"$call")
+	original=$(sql "$SOURCE" "SELECT (payment_id, amount, created_at)::text
+                             FROM enrollment.payments WHERE idempotency_key = '$key'")
+	tap "$(sql "$TARGET" "SELECT replayed AND (payment_id, amount, created_at)::text = \$\$$original\$\$
+                         FROM enrollment.$call")" \
+		"${call%%(*}() with key $key after the restore replays the original payment"
+done
+
+# the ledger is still append-only, under session_replication_role = replica too
+for change in "UPDATE enrollment.payments SET amount = amount" \
+	"DELETE FROM enrollment.payments" \
+	"TRUNCATE enrollment.payments" \
+	"SET session_replication_role = replica; DELETE FROM enrollment.payments"; do
+	tap "$([ "$(sql "$TARGET" "$change" 2>&1)" = "ERROR:  23E05" ] && echo t)" \
+		"after the restore, $change raises 23E05"
+done
+tap "$(sql "$TARGET" "SELECT count(*) = 7 FROM enrollment.payments")" \
+	"the restored ledger holds its 6 rows and the new payment"
+
+tap_done
