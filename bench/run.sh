@@ -90,6 +90,11 @@ setup_server() {
 		}
 	fi
 	SO_MD5_START=$(so_md5)
+	# what was built, described now: the tree may change during the run
+	BUILT_FROM="commit $(git rev-parse --short HEAD)"
+	local dirty
+	dirty=$(git status --porcelain -- src Makefile enrollment.control | wc -l)
+	[ "$dirty" -gt 0 ] && BUILT_FROM="$BUILT_FROM plus $dirty uncommitted changed files in src/"
 	start_cluster "jit = off" "max_wal_size = 16GB" "checkpoint_timeout = 1h" \
 		"$@"
 	createdb "$DB"
@@ -98,11 +103,9 @@ setup_server() {
 
 # A markdown section describing the run, for the top of each results part.
 run_description() {
-	local dirty
-	dirty=$(git status --porcelain -- src Makefile enrollment.control | wc -l)
 	echo "Run: \`$MODE\` on $(date -u '+%Y-%m-%d %H:%M UTC'), took $(($(date +%s) - START_TIME)) s."
 	if [ "${BUILD:-1}" = 1 ]; then
-		echo "Extension built from commit $(git rev-parse --short HEAD)$([ "$dirty" -gt 0 ] && echo " plus $dirty uncommitted changed files in src/") (enrollment.so md5 $SO_MD5_START)."
+		echo "Extension built from $BUILT_FROM (enrollment.so md5 $SO_MD5_START)."
 	else
 		echo "Extension: the installed build, not rebuilt (BUILD=0; enrollment.so md5 $SO_MD5_START)."
 	fi
