@@ -6,6 +6,7 @@ OBJS = \
 	src/arguments.o \
 	src/batch.o \
 	src/enrollment.o \
+	src/events.o \
 	src/ledger.o \
 	src/locking.o \
 	src/money.o \
@@ -18,9 +19,11 @@ PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"
 
 # pg_regress: sql/NAME.sql runs and is compared with expected/NAME.out;
 # install comes first, the others rely on what it creates; ledger ends by
-# dropping the extension, catalog_changes installs it again
+# dropping the extension, catalog_changes installs it again, upgrade
+# installs version 1.0 and updates it
 REGRESS = install enroll apply_payment pay_remaining_balance idempotency \
-	apply_payments currencies errors bad_input ledger catalog_changes
+	apply_payments currencies errors bad_input lifecycle import ledger \
+	catalog_changes upgrade
 
 # isolation tester: test/isolation/specs/NAME.spec against
 # test/isolation/expected/NAME.out

@@ -6,7 +6,8 @@
 #   TAP lines: the static checks of the install script
 #   (test/install_script.sh), the pgbench concurrency check
 #   (test/concurrency.sh), the randomized bad-input run (test/fuzz.sh),
-#   pg_dump and pg_restore (test/dump_restore.sh), and the short runs of the
+#   pg_dump and pg_restore (test/dump_restore.sh), a fresh install against
+#   an updated one (test/upgrade.sh), and the short runs of the
 #   fault and failover tests (test/fault/), which start servers of their own.
 # The last line is "N passed, N failed" over all of them; the exit status is
 # non-zero if anything failed.
@@ -83,6 +84,7 @@ run_tap_suite install_script bash test/install_script.sh
 run_tap_suite concurrency bash test/concurrency.sh
 run_tap_suite fuzz bash test/fuzz.sh
 run_tap_suite dump_restore bash test/dump_restore.sh
+run_tap_suite upgrade bash test/upgrade.sh
 run_tap_suite fault bash test/fault/fault.sh
 run_tap_suite failover bash test/fault/failover.sh
 

@@ -72,10 +72,10 @@ DROP INDEX enrollment.test_lower_key, enrollment.test_big_payments;
 -- the payment functions hold the ledger's foreign key by locking the
 -- enrollment; every other writer is still checked by it
 \set VERBOSITY terse
-INSERT INTO enrollment.payments (user_id, course_id, amount,
+INSERT INTO enrollment.payments (user_id, course_id, amount, kind,
 		amount_paid_after, amount_due_after, status_after, created_at,
 		created_by)
-	VALUES ('nobody', 'c1', 1, 1, 0, 'paid', now(), current_user);
+	VALUES ('nobody', 'c1', 1, 'payment', 1, 0, 'paid', now(), current_user);
 \set VERBOSITY default
 
 -- a reinstalled extension: new tables, new types, same session

@@ -7,7 +7,7 @@
  * error (22004), never a NULL result.  Identifiers (user and course ids,
  * idempotency keys) are 1 to 255 characters, with no control characters
  * (C0, DEL, and C1 in UTF-8 databases) and no leading or trailing ASCII
- * space (22E03).
+ * space (22E03).  A reason is free text of at most 1000 characters.
  *
  *-------------------------------------------------------------------------
  */
@@ -117,4 +117,27 @@ TextArgumentCString(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	RequireArgument(fcinfo, argno, argname);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/*
+ * The optional reason of a refund, cancellation or price change: free
+ * text of at most MAX_REASON_CHARS characters, or NULL (22E03 if longer).
+ */
+text *
+ReasonArgument(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *reason;
+	int			nchars;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	reason = PG_GETARG_TEXT_PP(argno);
+	nchars = pg_mbstrlen_with_len(VARDATA_ANY(reason), VARSIZE_ANY_EXHDR(reason));
+	if (nchars > MAX_REASON_CHARS)
+		ereport(ERROR,
+				(errcode(ERRCODE_ENROLLMENT_INVALID_IDENTIFIER),
+				 errmsg("reason is too long"),
+				 errdetail("It has %d characters; at most %d are allowed.",
+						   nchars, MAX_REASON_CHARS)));
+	return reason;
 }

@@ -145,6 +145,8 @@ ParseBatchItem(JsonbValue *element, BatchItem *item)
 	object = element->val.binary.data;
 
 	CheckBatchItemKeys(object);
+	item->request.kind = EVENT_PAYMENT;
+	item->request.reason = NULL;
 	item->request.user_id = BatchItemText(object, "user_id", true);
 	item->request.course_id = BatchItemText(object, "course_id", true);
 	item->request.amount =

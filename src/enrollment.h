@@ -32,11 +32,17 @@
 #define ERRCODE_ENROLLMENT_OVERPAYMENT			MAKE_SQLSTATE('2','3','E','0','3')
 #define ERRCODE_ENROLLMENT_KEY_REUSED			MAKE_SQLSTATE('2','3','E','0','4')
 #define ERRCODE_ENROLLMENT_LEDGER_APPEND_ONLY	MAKE_SQLSTATE('2','3','E','0','5')
+#define ERRCODE_ENROLLMENT_REFUND_EXCEEDS_PAID	MAKE_SQLSTATE('2','3','E','0','6')
+#define ERRCODE_ENROLLMENT_PRICE_BELOW_PAID		MAKE_SQLSTATE('2','3','E','0','7')
 #define ERRCODE_ENROLLMENT_ALREADY_PAID			MAKE_SQLSTATE('5','5','E','0','1')
 #define ERRCODE_ENROLLMENT_EXPECTED_AMOUNT_MISMATCH MAKE_SQLSTATE('5','5','E','0','2')
+#define ERRCODE_ENROLLMENT_CANCELLED			MAKE_SQLSTATE('5','5','E','0','3')
+#define ERRCODE_ENROLLMENT_REFUNDED				MAKE_SQLSTATE('5','5','E','0','4')
+#define ERRCODE_ENROLLMENT_NOTHING_PAID			MAKE_SQLSTATE('5','5','E','0','5')
 
 /* arguments.c: SQL arguments */
 #define MAX_IDENTIFIER_CHARS 255
+#define MAX_REASON_CHARS 1000
 
 extern void CheckIdentifier(text *value, const char *argname);
 extern text *IdentifierArgument(FunctionCallInfo fcinfo, int argno,
@@ -47,6 +53,7 @@ extern Numeric NumericArgument(FunctionCallInfo fcinfo, int argno,
 							   const char *argname);
 extern char *TextArgumentCString(FunctionCallInfo fcinfo, int argno,
 								 const char *argname);
+extern text *ReasonArgument(FunctionCallInfo fcinfo, int argno);
 
 /* money.c: exact amounts and currencies */
 #define MAX_AMOUNT_MAJOR_UNITS	INT64CONST(1000000000000)
@@ -67,22 +74,41 @@ extern char *FormatMoney(int64 minor_units, const Currency *currency);
 extern void LookupCurrency(const char *code, Currency *currency);
 extern void InitCurrency(Currency *currency, const char *code, int minor_unit);
 
-/* status.c: payment status and the transitions it allows */
+/* status.c: the status of an enrollment and the transitions it allows */
 typedef enum EnrollmentStatus
 {
 	ENROLLMENT_PENDING,
 	ENROLLMENT_PARTIAL,
-	ENROLLMENT_PAID
+	ENROLLMENT_PAID,
+	ENROLLMENT_CANCELLED,		/* from version 1.1 */
+	ENROLLMENT_REFUNDED			/* from version 1.1 */
 } EnrollmentStatus;
 
-#define NUM_ENROLLMENT_STATUSES (ENROLLMENT_PAID + 1)
+#define NUM_ENROLLMENT_STATUSES (ENROLLMENT_REFUNDED + 1)
+
+/* What happens to an enrollment: the kinds of ledger rows. */
+typedef enum EventKind
+{
+	EVENT_PAYMENT,
+	EVENT_REFUND,				/* the others are from version 1.1 */
+	EVENT_CANCEL,
+	EVENT_PRICE_CHANGE,
+	EVENT_IMPORT
+} EventKind;
+
+#define NUM_EVENT_KINDS (EVENT_IMPORT + 1)
 
 extern EnrollmentStatus StatusForAmounts(int64 amount_paid, int64 amount_due);
+extern EnrollmentStatus StatusAfterEvent(EventKind kind,
+										 EnrollmentStatus before,
+										 int64 amount_paid, int64 amount_due);
 extern const char *StatusLabel(EnrollmentStatus status);
-extern EnrollmentStatus StatusFromEnumValue(const Oid *status_values,
-											Oid value);
-extern void CheckStatusAcceptsPayment(EnrollmentStatus status,
-									  text *user_id, text *course_id);
+extern const char *EventKindLabel(EventKind kind);
+extern int	EnumIndex(const Oid *values, int nvalues, Datum value,
+					  bool isnull, const char *what);
+extern Oid	EnumValueOf(const Oid *values, int index, const char *label);
+extern void CheckStatusAllowsEvent(EventKind kind, EnrollmentStatus status,
+								   text *user_id, text *course_id);
 
 /* plans.c: saved SPI plans */
 extern void ConnectSPI(void);
@@ -104,6 +130,7 @@ typedef struct EnrollmentCatalog
 	Oid			currencies;
 	Oid			currencies_pkey;
 	Oid			status_values[NUM_ENROLLMENT_STATUSES]; /* pg_enum OIDs */
+	Oid			event_kind_values[NUM_EVENT_KINDS]; /* InvalidOid in 1.0 */
 	struct
 	{
 		AttrNumber	user_id,
@@ -127,7 +154,9 @@ typedef struct EnrollmentCatalog
 					amount_due_after,
 					status_after,
 					created_at,
-					created_by;
+					created_by,
+					kind,		/* InvalidAttrNumber in version 1.0 */
+					reason;		/* InvalidAttrNumber in version 1.0 */
 	}			payment;		/* column numbers in payments */
 	AttrNumber	currency_minor_unit;
 } EnrollmentCatalog;
@@ -169,6 +198,7 @@ typedef struct LockedEnrollment
 	int64		amount_paid;
 	int64		amount_due;
 	EnrollmentStatus status;
+	bool		price_changed;
 	/* kept by payment.c during a run of payments */
 	bool		changed;		/* amounts to write back */
 	bool		first_payment;	/* no payment of the run applied yet */
@@ -203,15 +233,18 @@ typedef struct LedgerEntry
 {
 	Datum		values[PAYMENT_RESULT_NATTS];
 	bool		nulls[PAYMENT_RESULT_NATTS];
+	EventKind	kind;
 } LedgerEntry;
 
 typedef struct NewPayment
 {
+	EventKind	kind;
 	text	   *user_id;
 	text	   *course_id;
 	text	   *idempotency_key;	/* NULL when none */
+	text	   *reason;			/* NULL when none */
 	const Currency *currency;
-	int64		amount;
+	int64		amount;			/* the change to amount_paid */
 	int64		amount_paid_after;
 	int64		amount_due_after;
 	EnrollmentStatus status_after;
@@ -223,17 +256,20 @@ extern bool LedgerFindKey(PaymentTables *tables, text *user_id,
 extern bool LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 						 LedgerEntry *entry);
 
-/* payment.c: one payment under the row lock */
+/* payment.c: one event (a payment, a refund, ...) under the row lock */
 
-/* What a payment call asks for. */
+/* What a call asks for. */
 typedef struct PaymentRequest
 {
+	EventKind	kind;
 	text	   *user_id;
 	text	   *course_id;
 	text	   *idempotency_key;	/* NULL when none */
+	text	   *reason;			/* NULL when none */
 	bool		pay_remaining;	/* pay whatever is due, not a given amount */
-	Numeric		amount;			/* the amount, or the expected amount due
-								 * (NULL if not given) */
+	Numeric		amount;			/* the amount paid or refunded, the expected
+								 * amount due (NULL if not given), the new
+								 * price, or the amount paid imported */
 	const char *amount_argname;
 } PaymentRequest;
 
@@ -249,5 +285,11 @@ extern void EndEnrollmentRun(PaymentTables *tables,
 extern void ApplyPaymentRequest(PaymentTables *tables,
 								const PaymentRequest *request,
 								LedgerEntry *entry);
+
+/* events.c: NOTIFY enrollment_events */
+extern void DefineEventSettings(void);
+extern void NotifyEvent(PaymentTables *tables, const NewPayment *payment,
+						EnrollmentStatus previous_status,
+						const LedgerEntry *entry);
 
 #endif							/* ENROLLMENT_H */

@@ -3,10 +3,13 @@
  * ledger.c
  *	  The append-only payment ledger and idempotency keys.
  *
- * Every applied payment adds one row to enrollment.payments, with the
- * amounts and status it left behind, the server's clock and the session
- * user.  An idempotency key is unique per user: a retried call finds the
- * row its first attempt wrote and returns it instead of paying again.
+ * Every event adds one row to enrollment.payments: its kind (from version
+ * 1.1: before, every row is a payment), the change it made to the amount
+ * paid (positive for payments and imports, negative for refunds, zero for
+ * cancellations and price changes), its reason, the amounts and status it
+ * left behind, the server's clock and the session user.  An idempotency
+ * key is unique per user: a retried call finds the row its first attempt
+ * wrote and returns it instead of paying again.
  * The ledger is never updated, deleted or truncated: a statement trigger
  * refuses that, whoever asks (23E05).  Rows are written as relations.c
  * describes, without SQL; the table has no column defaults to fill in.
@@ -50,6 +53,17 @@ EntryFromLedgerRow(PaymentTables *tables, TupleTableSlot *slot,
 			slot_getattr(slot, ledger_columns[i], &entry->nulls[result_columns[i]]);
 	entry->values[RESULT_REPLAYED] = BoolGetDatum(true);
 	entry->nulls[RESULT_REPLAYED] = false;
+
+	entry->kind = EVENT_PAYMENT;
+	if (catalog->payment.kind != InvalidAttrNumber)
+	{
+		bool		isnull;
+		Datum		kind = slot_getattr(slot, catalog->payment.kind, &isnull);
+
+		entry->kind = (EventKind) EnumIndex(catalog->event_kind_values,
+											NUM_EVENT_KINDS, kind, isnull,
+											"ledger row has an unknown kind");
+	}
 }
 
 /*
@@ -210,10 +224,22 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 			   NumericGetDatum(MinorUnitsToNumeric(payment->amount_due_after,
 												   payment->currency)));
 	SET_COLUMN(catalog->payment.status_after,
-			   ObjectIdGetDatum(catalog->status_values[payment->status_after]));
+			   ObjectIdGetDatum(EnumValueOf(catalog->status_values,
+											payment->status_after,
+											StatusLabel(payment->status_after))));
 	SET_COLUMN(catalog->payment.created_at,
 			   TimestampTzGetDatum(payment->created_at));
 	SET_COLUMN(catalog->payment.created_by, tables->created_by);
+	if (catalog->payment.kind != InvalidAttrNumber)
+		SET_COLUMN(catalog->payment.kind,
+				   ObjectIdGetDatum(EnumValueOf(catalog->event_kind_values,
+												payment->kind,
+												EventKindLabel(payment->kind))));
+	else if (payment->kind != EVENT_PAYMENT)
+		(void) EnumValueOf(catalog->event_kind_values, payment->kind,
+						   EventKindLabel(payment->kind));	/* raises */
+	if (payment->reason != NULL && catalog->payment.reason != InvalidAttrNumber)
+		SET_COLUMN(catalog->payment.reason, PointerGetDatum(payment->reason));
 #undef SET_COLUMN
 
 	ExecStoreVirtualTuple(slot);
@@ -222,6 +248,7 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 
 	EntryFromLedgerRow(tables, slot, entry);
 	entry->values[RESULT_REPLAYED] = BoolGetDatum(false);
+	entry->kind = payment->kind;
 	return true;
 }
 

@@ -134,14 +134,16 @@ LockEnrollment(PaymentTables *tables, text *user_id, text *course_id,
 	enrollment->amount_due =
 		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.amount_due)),
 								 &enrollment->currency, "amount_due");
-	enrollment->status =
-		StatusFromEnumValue(catalog->status_values,
-							DatumGetObjectId(Column(slot, catalog->enrollment.status)));
+	enrollment->status = (EnrollmentStatus)
+		EnumIndex(catalog->status_values, NUM_ENROLLMENT_STATUSES,
+				  Column(slot, catalog->enrollment.status), false,
+				  "enrollment has an unknown status");
 }
 
 /*
- * Write the amounts and status of the enrollment locked by LockEnrollment.
- * paid_at is set when the enrollment becomes paid, cleared otherwise.
+ * Write the price, amounts and status of the enrollment locked by
+ * LockEnrollment.  paid_at is set when the enrollment becomes paid, kept
+ * while it stays paid, cleared otherwise.
  */
 void
 StoreEnrollmentAmounts(PaymentTables *tables,
@@ -161,6 +163,10 @@ StoreEnrollmentAmounts(PaymentTables *tables,
 #define SET_COLUMN(attnum, value) \
 	(new->tts_values[(attnum) - 1] = (value), new->tts_isnull[(attnum) - 1] = false)
 
+	if (enrollment->price_changed)
+		SET_COLUMN(catalog->enrollment.price,
+				   NumericGetDatum(MinorUnitsToNumeric(enrollment->price,
+													   &enrollment->currency)));
 	SET_COLUMN(catalog->enrollment.amount_paid,
 			   NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_paid,
 												   &enrollment->currency)));
@@ -168,11 +174,14 @@ StoreEnrollmentAmounts(PaymentTables *tables,
 			   NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_due,
 												   &enrollment->currency)));
 	SET_COLUMN(catalog->enrollment.status,
-			   ObjectIdGetDatum(catalog->status_values[enrollment->status]));
+			   ObjectIdGetDatum(EnumValueOf(catalog->status_values,
+											enrollment->status,
+											StatusLabel(enrollment->status))));
 	SET_COLUMN(catalog->enrollment.updated_at, TimestampTzGetDatum(updated_at));
-	SET_COLUMN(catalog->enrollment.paid_at, TimestampTzGetDatum(updated_at));
 	if (enrollment->status != ENROLLMENT_PAID)
 		new->tts_isnull[catalog->enrollment.paid_at - 1] = true;
+	else if (new->tts_isnull[catalog->enrollment.paid_at - 1])
+		SET_COLUMN(catalog->enrollment.paid_at, TimestampTzGetDatum(updated_at));
 #undef SET_COLUMN
 
 	ExecStoreVirtualTuple(new);

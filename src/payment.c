@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * payment.c
- *	  One payment, step by step, under the enrollment's row lock.
+ *	  One event (a payment, a refund, a cancellation, a price change, an
+ *	  import), step by step, under the enrollment's row lock.
  *
  * Lock the enrollment; if the idempotency key was used before, replay that
- * payment (or refuse a different one); else check the status, the amount
- * and the expected amount, append to the ledger and update the enrollment.
- * Any error undoes all of it, because it aborts the caller's
- * (sub)transaction.  A run of payments to one enrollment (a batch's) is
- * applied under one lock with one update of the enrollment; a single
- * payment is a run of one.
+ * event (or refuse a different one); else check that the status allows
+ * the event and that its amount fits, append to the ledger, update the
+ * enrollment and queue the notification.  Any error undoes all of it,
+ * because it aborts the caller's (sub)transaction.  A run of payments to
+ * one enrollment (a batch's) is applied under one lock with one update of
+ * the enrollment; a single event is a run of one.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +34,9 @@ CheckReplayMatchesRequest(const PaymentRequest *request,
 
 	course_id = DatumGetTextPP(earlier->values[RESULT_COURSE_ID]);
 	amount = DatumGetNumeric(earlier->values[RESULT_AMOUNT]);
+	if (earlier->kind == EVENT_REFUND)	/* stored as a negative change */
+		amount = DatumGetNumeric(DirectFunctionCall1(numeric_uminus,
+													 NumericGetDatum(amount)));
 
 	same_course = VARSIZE_ANY_EXHDR(course_id) == VARSIZE_ANY_EXHDR(request->course_id) &&
 		memcmp(VARDATA_ANY(course_id), VARDATA_ANY(request->course_id),
@@ -55,13 +59,14 @@ CheckReplayMatchesRequest(const PaymentRequest *request,
 														NumericGetDatum(int64_to_numeric(0)))) == 0;
 	}
 
-	if (!same_course || !same_amount)
+	if (!same_course || !same_amount || earlier->kind != request->kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_ENROLLMENT_KEY_REUSED),
 				 errmsg("idempotency key was already used with different parameters"),
-				 errdetail("Key \"%s\" of user \"%s\" was used for a payment of %s in course \"%s\".",
+				 errdetail("Key \"%s\" of user \"%s\" was used for a %s of %s in course \"%s\".",
 						   text_to_cstring(request->idempotency_key),
 						   text_to_cstring(request->user_id),
+						   EventKindLabel(earlier->kind),
 						   DatumGetCString(DirectFunctionCall1(numeric_out,
 															   NumericGetDatum(amount))),
 						   text_to_cstring(course_id)),
@@ -69,16 +74,66 @@ CheckReplayMatchesRequest(const PaymentRequest *request,
 }
 
 /*
- * The amount, in minor units, that a request pays on a locked enrollment.
- * Raise an error if the request does not fit the enrollment.
+ * The change, in minor units, that a request makes to the amount paid of a
+ * locked enrollment whose status allows it; a price change sets the new
+ * price and amount due in *enrollment.  Raise an error if the request does
+ * not fit the enrollment's amounts.
  */
 static int64
-AmountToPay(const PaymentRequest *request, const LockedEnrollment *enrollment)
+ChangeToAmountPaid(const PaymentRequest *request, LockedEnrollment *enrollment)
 {
+	const Currency *currency = &enrollment->currency;
 	int64		amount;
 
-	CheckStatusAcceptsPayment(enrollment->status, request->user_id,
-							  request->course_id);
+	if (request->kind == EVENT_CANCEL)
+		return 0;
+
+	if (request->kind == EVENT_REFUND)
+	{
+		amount = AmountToMinorUnits(request->amount, currency,
+									request->amount_argname);
+		if (amount > enrollment->amount_paid)
+			ereport(ERROR,
+					(errcode(ERRCODE_ENROLLMENT_REFUND_EXCEEDS_PAID),
+					 errmsg("refund exceeds the amount paid"),
+					 errdetail("The amount paid is %s; the refund is %s.",
+							   FormatMoney(enrollment->amount_paid, currency),
+							   FormatMoney(amount, currency))));
+		return -amount;
+	}
+
+	if (request->kind == EVENT_PRICE_CHANGE)
+	{
+		int64		price = AmountToMinorUnits(request->amount, currency,
+											   request->amount_argname);
+
+		if (price < enrollment->amount_paid)
+			ereport(ERROR,
+					(errcode(ERRCODE_ENROLLMENT_PRICE_BELOW_PAID),
+					 errmsg("new price is less than the amount paid"),
+					 errdetail("The amount paid is %s; the new price is %s.",
+							   FormatMoney(enrollment->amount_paid, currency),
+							   FormatMoney(price, currency)),
+					 errhint("Refund the difference first.")));
+		enrollment->price = price;
+		enrollment->amount_due = price - enrollment->amount_paid;
+		enrollment->price_changed = true;
+		return 0;
+	}
+
+	if (request->kind == EVENT_IMPORT)
+	{
+		amount = AmountToMinorUnits(request->amount, currency,
+									request->amount_argname);
+		if (amount > enrollment->amount_due)
+			ereport(ERROR,
+					(errcode(ERRCODE_ENROLLMENT_OVERPAYMENT),
+					 errmsg("amount_paid exceeds the price"),
+					 errdetail("The price is %s; amount_paid is %s.",
+							   FormatMoney(enrollment->price, currency),
+							   FormatMoney(amount, currency))));
+		return amount;
+	}
 
 	if (request->pay_remaining)
 	{
@@ -111,13 +166,16 @@ AmountToPay(const PaymentRequest *request, const LockedEnrollment *enrollment)
 }
 
 /*
- * Check what can be checked of a request before any row is locked.
+ * Check what can be checked of a request before any row is locked.  A new
+ * price and an imported amount paid may be zero.
  */
 void
 CheckPaymentRequest(const PaymentRequest *request)
 {
 	if (request->amount != NULL)
-		CheckAmount(request->amount, request->amount_argname, false);
+		CheckAmount(request->amount, request->amount_argname,
+					request->kind == EVENT_PRICE_CHANGE ||
+					request->kind == EVENT_IMPORT);
 }
 
 /*
@@ -130,15 +188,16 @@ BeginEnrollmentRun(PaymentTables *tables, text *user_id, text *course_id,
 	BeginPaymentStep(tables);
 	LockEnrollment(tables, user_id, course_id, enrollment);
 	enrollment->changed = false;
+	enrollment->price_changed = false;
 	enrollment->first_payment = true;
 }
 
 /*
- * Apply a checked payment request to the enrollment locked by
- * BeginEnrollmentRun(): replay an earlier payment with the same
- * idempotency key, or validate and append to the ledger.  The amounts are
- * kept in *enrollment, written back by EndEnrollmentRun().  *entry
- * receives the ledger row, new or replayed, as the columns of an
+ * Apply a checked request to the enrollment locked by
+ * BeginEnrollmentRun(): replay an earlier event with the same idempotency
+ * key, or validate, append to the ledger and queue the notification.  The
+ * amounts are kept in *enrollment, written back by EndEnrollmentRun().
+ * *entry receives the ledger row, new or replayed, as the columns of an
  * enrollment.payment_result.
  */
 void
@@ -146,6 +205,7 @@ ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
 					 const PaymentRequest *request, LedgerEntry *entry)
 {
 	NewPayment	payment;
+	EnrollmentStatus previous_status = enrollment->status;
 
 	/* see the ledger rows of the payments before this one in the run */
 	if (!enrollment->first_payment)
@@ -170,16 +230,22 @@ ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
 		return;
 	}
 
+	CheckStatusAllowsEvent(request->kind, enrollment->status,
+						   request->user_id, request->course_id);
+
+	payment.kind = request->kind;
 	payment.user_id = request->user_id;
 	payment.course_id = request->course_id;
 	payment.idempotency_key = request->idempotency_key;
+	payment.reason = request->reason;
 	payment.currency = &enrollment->currency;
-	payment.amount = AmountToPay(request, enrollment);
+	payment.amount = ChangeToAmountPaid(request, enrollment);
 	payment.created_at = GetCurrentTimestamp();
 
 	enrollment->amount_paid += payment.amount;
 	enrollment->amount_due -= payment.amount;
-	enrollment->status = StatusForAmounts(enrollment->amount_paid,
+	enrollment->status = StatusAfterEvent(request->kind, previous_status,
+										  enrollment->amount_paid,
 										  enrollment->amount_due);
 	enrollment->updated_at = payment.created_at;
 	enrollment->changed = true;
@@ -195,6 +261,8 @@ ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
 						   text_to_cstring(request->idempotency_key),
 						   text_to_cstring(request->user_id)),
 				 errhint("Use a new key for a new payment; reuse a key only to retry the same call.")));
+
+	NotifyEvent(tables, &payment, previous_status, entry);
 }
 
 /*

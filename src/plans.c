@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * plans.c
- *	  Saved SPI plans for the SQL statements of enroll(); payments do not
- *	  use SQL (relations.c).
+ *	  Saved SPI plans for the SQL statements of enroll(),
+ *	  import_enrollment() and history(); payments do not use SQL
+ *	  (relations.c).
  *
  * Each statement is parsed and planned once per backend, on first use, and
  * kept with SPI_keepplan(); PostgreSQL's plan cache replans it after DDL on

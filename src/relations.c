@@ -138,6 +138,37 @@ ColumnOf(Oid relid, const char *name)
 	return attnum;
 }
 
+/*
+ * The pg_enum OIDs of the labels of enum type typname, in order; InvalidOid
+ * for a label (or a type) that the installed version does not have yet.
+ */
+static void
+LookUpEnumValues(Oid namespace, const char *typname, int nlabels,
+				 const char *(*label) (int), Oid *values)
+{
+	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									   CStringGetDatum(typname),
+									   ObjectIdGetDatum(namespace));
+
+	for (int i = 0; i < nlabels; i++)
+		values[i] = !OidIsValid(type) ? InvalidOid :
+			GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+							ObjectIdGetDatum(type),
+							CStringGetDatum(label(i)));
+}
+
+static const char *
+StatusLabelOf(int i)
+{
+	return StatusLabel((EnrollmentStatus) i);
+}
+
+static const char *
+EventKindLabelOf(int i)
+{
+	return EventKindLabel((EventKind) i);
+}
+
 static void
 FreeRetiredContexts(XactEvent event, void *arg)
 {
@@ -326,7 +357,6 @@ static void
 BuildCatalog(void)
 {
 	Oid			namespace = get_namespace_oid("enrollment", false);
-	Oid			status_type;
 	MemoryContext oldcontext;
 
 	if (!callbacks_registered)
@@ -383,27 +413,27 @@ BuildCatalog(void)
 	catalog.payment.status_after = ColumnOf(catalog.payments, "status_after");
 	catalog.payment.created_at = ColumnOf(catalog.payments, "created_at");
 	catalog.payment.created_by = ColumnOf(catalog.payments, "created_by");
+	/* version 1.1 */
+	catalog.payment.kind = get_attnum(catalog.payments, "kind");
+	catalog.payment.reason = get_attnum(catalog.payments, "reason");
 	catalog.payment_id_sequence = getIdentitySequence(catalog.payments,
 													  catalog.payment.payment_id,
 													  false);
 
 	catalog.currency_minor_unit = ColumnOf(catalog.currencies, "minor_unit");
 
-	status_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-								  CStringGetDatum("payment_status"),
-								  ObjectIdGetDatum(namespace));
-	for (int i = 0; i < NUM_ENROLLMENT_STATUSES; i++)
+	LookUpEnumValues(namespace, "payment_status", NUM_ENROLLMENT_STATUSES,
+					 StatusLabelOf, catalog.status_values);
+	for (int i = 0; i <= ENROLLMENT_PAID; i++)
 	{
-		catalog.status_values[i] =
-			GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-							ObjectIdGetDatum(status_type),
-							CStringGetDatum(StatusLabel((EnrollmentStatus) i)));
 		if (!OidIsValid(catalog.status_values[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("enrollment.payment_status has no value \"%s\"",
 							StatusLabel((EnrollmentStatus) i))));
 	}
+	LookUpEnumValues(namespace, "event_kind", NUM_EVENT_KINDS,
+					 EventKindLabelOf, catalog.event_kind_values);
 
 	oldcontext = MemoryContextSwitchTo(catalog_context);
 	enrollments_prepared = PrepareTable(catalog.enrollments);

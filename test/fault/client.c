@@ -8,8 +8,8 @@
  * enrollment.apply_payment() on a few hot enrollments (hot-1 .. hot-H,
  * small instalments towards a large price) and on many spread ones
  * (user-1 .. user-S), where one call in twenty is
- * enrollment.pay_remaining_balance() instead; every call has a key of
- * its own.  A call is sent again, with the same key, after an exponential
+ * enrollment.pay_remaining_balance() and one in ten
+ * enrollment.refund_payment() instead; every call has a key of its own.  A call is sent again, with the same key, after an exponential
  * backoff with full jitter, when the server answers with a retryable
  * SQLSTATE or the connection is lost (then the client reconnects).  A
  * call whose connection broke after it was sent is uncertain: it may or
@@ -22,7 +22,7 @@
  *	payment_id paid amount_paid amount_due status replayed
  *	attempts uncertain server
  *
- * kind is "apply" or "remaining"; outcome is "ok" (the result's columns
+ * kind is "apply", "remaining" or "refund"; outcome is "ok" (the result's columns
  * follow), "refused" (a final SQLSTATE) or "unknown" (no answer before
  * the retry time was over); server is the port of the server that
  * answered.
@@ -76,10 +76,10 @@ typedef struct Options
 typedef struct Call
 {
 	char		key[FIELD_SIZE];
-	char		kind[FIELD_SIZE];	/* "apply" or "remaining" */
+	char		kind[FIELD_SIZE];	/* "apply", "remaining" or "refund" */
 	char		user_id[FIELD_SIZE];
 	char		course_id[FIELD_SIZE];
-	char		amount[FIELD_SIZE]; /* apply_payment()'s; "" for remaining */
+	char		amount[FIELD_SIZE]; /* paid or refunded; "" for remaining */
 	int			attempts;
 	bool		uncertain;		/* an attempt lost its connection */
 } Call;
@@ -229,7 +229,12 @@ MakeCall(Client *client, Call *call)
 	static const char remaining_sql[] =
 		"SELECT payment_id, amount, amount_paid, amount_due, status, replayed"
 		"  FROM enrollment.pay_remaining_balance($1, $2, $3)";
+	static const char refund_sql[] =
+		"SELECT payment_id, amount, amount_paid, amount_due, status, replayed"
+		"  FROM enrollment.refund_payment($1, $2, $3, $4)";
 	bool		remaining = strcmp(call->kind, "remaining") == 0;
+	const char *sql = remaining ? remaining_sql :
+		strcmp(call->kind, "refund") == 0 ? refund_sql : apply_sql;
 	const char *params[4] = {call->user_id, call->course_id};
 	double		give_up = Now() + options.retry_seconds;
 
@@ -244,9 +249,8 @@ MakeCall(Client *client, Call *call)
 			PGresult   *res;
 			const char *sqlstate;
 
-			res = PQexecParams(client->conn,
-							   remaining ? remaining_sql : apply_sql,
-							   remaining ? 3 : 4, NULL, params, NULL, NULL, 0);
+			res = PQexecParams(client->conn, sql, remaining ? 3 : 4, NULL,
+							   params, NULL, NULL, 0);
 			sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 			if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 			{
@@ -278,7 +282,8 @@ MakeCall(Client *client, Call *call)
 }
 
 /*
- * The n-th call of a client: a payment on a hot or a spread enrollment.
+ * The n-th call of a client: a payment on a hot or a spread enrollment, or
+ * a refund on a spread one.
  */
 static void
 NewCall(Client *client, long n, Call *call)
@@ -300,10 +305,19 @@ NewCall(Client *client, long n, Call *call)
 		snprintf(call->user_id, sizeof(call->user_id), "user-%u",
 				 1 + RandomBelow(client, options.spread));
 		cents = 1 + RandomBelow(client, 10000);
-		if (RandomBelow(client, 20) == 0)
-			strcpy(call->kind, "remaining");
+		switch (RandomBelow(client, 20))
+		{
+			case 0:
+				strcpy(call->kind, "remaining");
+				break;
+			case 1:
+			case 2:
+				strcpy(call->kind, "refund");
+				cents = 1 + RandomBelow(client, 5000);
+				break;
+		}
 	}
-	if (strcmp(call->kind, "apply") == 0)
+	if (strcmp(call->kind, "remaining") != 0)
 		snprintf(call->amount, sizeof(call->amount), "%u.%02u",
 				 cents / 100, cents % 100);
 }

@@ -191,7 +191,8 @@ check_calls() {
 		   AND ((payment_id, course_id, paid, amount_paid, amount_due, status)
 		        IS DISTINCT FROM (ledger_payment_id, ledger_course_id, ledger_amount,
 		                          amount_paid_after, amount_due_after, status_after::text)
-		        OR (kind = 'apply' AND amount <> paid))")
+		        OR (kind = 'apply' AND amount <> paid)
+		        OR (kind = 'refund' AND -amount <> paid))")
 
 	tap "$([ "$unknown" -eq 0 ] && echo t)" \
 		"every unknown call was resolved by a retry with its key ($unknown left)"
@@ -217,11 +218,18 @@ check_calls() {
 		"every enrollment: amount_paid = its ledger sum = the sum acknowledged to clients"
 	tap "$(q "SELECT bool_and(amount_due = price - amount_paid
 	                      AND amount_paid BETWEEN 0 AND price
-	                      AND status = CASE WHEN amount_due = 0 THEN 'paid'
+	                      AND status = CASE WHEN status = 'refunded' AND amount_paid = 0
+	                                             AND EXISTS (SELECT FROM enrollment.payments p
+	                                                          WHERE p.user_id = e.user_id
+	                                                            AND p.kind = 'refund')
+	                                        THEN 'refunded'
+	                                        WHEN amount_due = 0 THEN 'paid'
 	                                        WHEN amount_paid = 0 THEN 'pending'
 	                                        ELSE 'partial' END::enrollment.payment_status)
-	            FROM enrollment.enrollments")" \
+	            FROM enrollment.enrollments e")" \
 		"every enrollment: amount_due = price - amount_paid, 0 <= amount_paid <= price, status agrees"
+	tap "$(q "SELECT count(*) = 0 FROM enrollment.verify()")" \
+		"enrollment.verify() finds nothing"
 	tap "$(q "SELECT count(*) > 0 FROM checks.calls WHERE uncertain")" \
 		"the faults cut calls in flight (answers lost, then resolved)"
 

@@ -401,23 +401,23 @@ SELECT throws_ok(
 	'INSERT of a paid enrollment with amount_due > 0: 23514 status_matches_amounts');
 SELECT throws_ok(
 	$$INSERT INTO enrollment.payments
-		(user_id, course_id, amount, amount_paid_after, amount_due_after,
+		(user_id, course_id, amount, kind, amount_paid_after, amount_due_after,
 		 status_after, created_at, created_by)
-	  VALUES ('dave', 'math', 0, 0, 10, 'pending', now(), current_user)$$,
-	'23514', 'new row for relation "payments" violates check constraint "amount_positive"',
-	'ledger row with amount 0: 23514 amount_positive');
+	  VALUES ('dave', 'math', 0, 'payment', 0, 10, 'pending', now(), current_user)$$,
+	'23514', 'new row for relation "payments" violates check constraint "amount_matches_kind"',
+	'ledger payment of 0: 23514 amount_matches_kind');
 SELECT throws_ok(
 	$$INSERT INTO enrollment.payments
-		(user_id, course_id, amount, amount_paid_after, amount_due_after,
+		(user_id, course_id, amount, kind, amount_paid_after, amount_due_after,
 		 status_after, created_at, created_by)
-	  VALUES ('dave', 'math', -1, 0, 10, 'pending', now(), current_user)$$,
-	'23514', 'new row for relation "payments" violates check constraint "amount_positive"',
-	'ledger row with a negative amount: 23514 amount_positive');
+	  VALUES ('dave', 'math', -1, 'payment', 0, 10, 'pending', now(), current_user)$$,
+	'23514', 'new row for relation "payments" violates check constraint "amount_matches_kind"',
+	'ledger payment with a negative amount: 23514 amount_matches_kind');
 SELECT throws_ok(
 	$$INSERT INTO enrollment.payments
-		(user_id, course_id, amount, amount_paid_after, amount_due_after,
+		(user_id, course_id, amount, kind, amount_paid_after, amount_due_after,
 		 status_after, created_at, created_by)
-	  VALUES ('dave', 'math', 11, 11, -1, 'paid', now(), current_user)$$,
+	  VALUES ('dave', 'math', 11, 'payment', 11, -1, 'paid', now(), current_user)$$,
 	'23514', 'new row for relation "payments" violates check constraint "amounts_after_nonnegative"',
 	'ledger row with a negative amount_due_after: 23514 amounts_after_nonnegative');
 SELECT throws_ok(

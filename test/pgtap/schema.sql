@@ -1,7 +1,7 @@
 -- schema.sql: the objects the install script creates, as the catalogs see
 -- them.  Run by pg_prove in a database with pgtap and enrollment installed.
 BEGIN;
-SELECT plan(98);
+SELECT plan(100);
 
 --
 -- Schema and tables
@@ -35,7 +35,7 @@ SELECT col_type_is('enrollment', 'enrollments', 'paid_at', 'timestamp with time 
 SELECT columns_are('enrollment', 'payments',
 	ARRAY['payment_id', 'user_id', 'course_id', 'amount', 'idempotency_key',
 		  'amount_paid_after', 'amount_due_after', 'status_after',
-		  'created_at', 'created_by'],
+		  'created_at', 'created_by', 'kind', 'reason'],
 	'payments has exactly the expected columns');
 SELECT col_type_is('enrollment', 'payments', 'payment_id', 'bigint', 'payments.payment_id is bigint');
 SELECT col_type_is('enrollment', 'payments', 'user_id', 'text', 'payments.user_id is text');
@@ -51,6 +51,9 @@ SELECT col_type_is('enrollment', 'payments', 'status_after', 'enrollment', 'paym
 SELECT col_type_is('enrollment', 'payments', 'created_at', 'timestamp with time zone',
 	'payments.created_at is timestamptz');
 SELECT col_type_is('enrollment', 'payments', 'created_by', 'name', 'payments.created_by is name');
+SELECT col_type_is('enrollment', 'payments', 'kind', 'enrollment', 'event_kind',
+	'payments.kind is enrollment.event_kind');
+SELECT col_type_is('enrollment', 'payments', 'reason', 'text', 'payments.reason is text');
 SELECT is(
 	(SELECT attidentity FROM pg_catalog.pg_attribute
 	  WHERE attrelid = 'enrollment.payments'::regclass AND attname = 'payment_id'),
@@ -72,8 +75,9 @@ SELECT set_eq(
 							'enrollment.payments'::regclass,
 							'enrollment.currencies'::regclass)
 		 AND a.attnum > 0 AND NOT a.attisdropped AND NOT a.attnotnull$$,
-	ARRAY['enrollment.enrollments.paid_at', 'enrollment.payments.idempotency_key'],
-	'only enrollments.paid_at and payments.idempotency_key are nullable');
+	ARRAY['enrollment.enrollments.paid_at', 'enrollment.payments.idempotency_key',
+		  'enrollment.payments.reason'],
+	'only enrollments.paid_at, payments.idempotency_key and payments.reason are nullable');
 
 --
 -- Keys
@@ -115,17 +119,17 @@ SELECT set_eq(
 	   WHERE conrelid = 'enrollment.enrollments'::regclass AND contype = 'c'$$,
 	ARRAY['price_range', 'amount_paid_nonnegative', 'amount_due_nonnegative',
 		  'amounts_add_up', 'status_matches_amounts', 'paid_at_set_when_paid'],
-	'enrollments has exactly the CHECK constraints of the install script');
+	'enrollments has exactly the CHECK constraints of the install scripts');
 SELECT set_eq(
 	$$SELECT conname::text FROM pg_catalog.pg_constraint
 	   WHERE conrelid = 'enrollment.payments'::regclass AND contype = 'c'$$,
-	ARRAY['amount_positive', 'amounts_after_nonnegative'],
-	'payments has exactly the CHECK constraints of the install script');
+	ARRAY['amount_matches_kind', 'amounts_after_nonnegative', 'reason_length'],
+	'payments has exactly the CHECK constraints of the install scripts');
 SELECT set_eq(
 	$$SELECT conname::text FROM pg_catalog.pg_constraint
 	   WHERE conrelid = 'enrollment.currencies'::regclass AND contype = 'c'$$,
 	ARRAY['currency_code_format', 'minor_unit_range'],
-	'currencies has exactly the CHECK constraints of the install script');
+	'currencies has exactly the CHECK constraints of the install scripts');
 SELECT is_empty(
 	$$SELECT conrelid::regclass, conname FROM pg_catalog.pg_constraint
 	   WHERE connamespace = 'enrollment'::regnamespace AND NOT convalidated$$,
@@ -135,8 +139,9 @@ SELECT is_empty(
 -- Types
 --
 SELECT has_enum('enrollment', 'payment_status', 'enum enrollment.payment_status exists');
-SELECT enum_has_labels('enrollment', 'payment_status', ARRAY['pending', 'partial', 'paid'],
-	'payment_status labels are pending, partial, paid in that order');
+SELECT enum_has_labels('enrollment', 'payment_status',
+	ARRAY['pending', 'partial', 'paid', 'cancelled', 'refunded'],
+	'payment_status labels are pending, partial, paid, cancelled, refunded in that order');
 
 SELECT has_composite('enrollment', 'payment_result', 'composite type enrollment.payment_result exists');
 SELECT columns_are('enrollment', 'payment_result',
@@ -159,7 +164,8 @@ SELECT is(
 --
 SELECT functions_are('enrollment',
 	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'apply_payments',
-		  'refuse_ledger_change'],
+		  'refund_payment', 'cancel_enrollment', 'change_price', 'import_enrollment',
+		  'history', 'verify', 'refuse_ledger_change'],
 	'schema enrollment has exactly the expected functions');
 
 SELECT has_function('enrollment', 'enroll', ARRAY['text', 'text', 'numeric', 'text'],
@@ -242,8 +248,9 @@ SELECT isnt_definer('enrollment', 'refuse_ledger_change', ARRAY[]::name[],
 SELECT set_eq(
 	$$SELECT proname::text FROM pg_catalog.pg_proc
 	   WHERE pronamespace = 'enrollment'::regnamespace AND prosecdef$$,
-	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'apply_payments'],
-	'the SECURITY DEFINER functions are enroll, apply_payment, pay_remaining_balance, apply_payments');
+	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'apply_payments',
+		  'refund_payment', 'cancel_enrollment', 'change_price', 'import_enrollment'],
+	'the SECURITY DEFINER functions are those that write');
 SELECT is_empty(
 	$$SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 	   WHERE p.pronamespace = 'enrollment'::regnamespace AND p.prosecdef
@@ -305,12 +312,12 @@ SELECT is(
 	'extension enrollment is not relocatable');
 SELECT is(
 	(SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'enrollment'),
-	'1.0',
-	'default version of enrollment is 1.0');
+	'1.1',
+	'default version of enrollment is 1.1');
 SELECT is(
 	(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'enrollment'),
-	'1.0',
-	'installed version of enrollment is 1.0');
+	'1.1',
+	'installed version of enrollment is 1.1');
 SELECT results_eq(
 	$$SELECT relocatable, superuser, trusted, schema = 'enrollment'
 		FROM pg_catalog.pg_available_extension_versions

@@ -62,7 +62,8 @@ GRANT SELECT ON enrollment.enrollments, enrollment.payments,
 GRANT EXECUTE ON FUNCTION
     enrollment.apply_payment(text, text, numeric, text),
     enrollment.pay_remaining_balance(text, text, text, numeric),
-    enrollment.apply_payments(jsonb) TO app;
+    enrollment.apply_payments(jsonb),
+    enrollment.history(text, text) TO app;
 GRANT EXECUTE ON FUNCTION enrollment.enroll(text, text, numeric, text) TO app;
 
 CREATE ROLE nobody NOLOGIN;
@@ -81,13 +82,19 @@ SELECT results_eq(
 	$$SELECT member, (probe.try(stmt, 'public')).state FROM probe.members ORDER BY 1$$,
 	$$VALUES ('enrollment.apply_payment(text,text,numeric,text)', '42501'),
 			 ('enrollment.apply_payments(jsonb)', '42501'),
+			 ('enrollment.cancel_enrollment(text,text,text)', '42501'),
+			 ('enrollment.change_price(text,text,numeric,text)', '42501'),
 			 ('enrollment.currencies', '42501'),
 			 ('enrollment.enroll(text,text,numeric,text)', '42501'),
 			 ('enrollment.enrollments', '42501'),
+			 ('enrollment.history(text,text)', '42501'),
+			 ('enrollment.import_enrollment(text,text,numeric,numeric,text,timestamp with time zone)', '42501'),
 			 ('enrollment.pay_remaining_balance(text,text,text,numeric)', '42501'),
 			 ('enrollment.payments', '42501'),
 			 ('enrollment.payments_payment_id_seq', '42501'),
-			 ('enrollment.refuse_ledger_change()', '42501')$$,
+			 ('enrollment.refund_payment(text,text,numeric,text,text)', '42501'),
+			 ('enrollment.refuse_ledger_change()', '42501'),
+			 ('enrollment.verify()', '42501')$$,
 	'nobody: every function, table and sequence of the extension raises 42501');
 RESET ROLE;
 
@@ -100,14 +107,20 @@ SELECT results_eq(
 	$$SELECT member, (probe.try(stmt, 'public')).state FROM probe.members ORDER BY 1$$,
 	$$VALUES ('enrollment.apply_payment(text,text,numeric,text)', '22004'),
 			 ('enrollment.apply_payments(jsonb)', '22004'),
+			 ('enrollment.cancel_enrollment(text,text,text)', '42501'),
+			 ('enrollment.change_price(text,text,numeric,text)', '42501'),
 			 ('enrollment.currencies', '00000'),
 			 ('enrollment.enroll(text,text,numeric,text)', '22004'),
 			 ('enrollment.enrollments', '00000'),
+			 ('enrollment.history(text,text)', '22004'),
+			 ('enrollment.import_enrollment(text,text,numeric,numeric,text,timestamp with time zone)', '42501'),
 			 ('enrollment.pay_remaining_balance(text,text,text,numeric)', '22004'),
 			 ('enrollment.payments', '00000'),
 			 ('enrollment.payments_payment_id_seq', '42501'),
-			 ('enrollment.refuse_ledger_change()', '42501')$$,
-	'app: the granted functions run, the tables are readable, the sequence and the trigger function are denied');
+			 ('enrollment.refund_payment(text,text,numeric,text,text)', '42501'),
+			 ('enrollment.refuse_ledger_change()', '42501'),
+			 ('enrollment.verify()', '42501')$$,
+	'app: the granted functions run, the tables are readable; the back-office and migration functions, verify(), the sequence and the trigger function are denied');
 
 SELECT throws_ok($$TRUNCATE enrollment.payments$$, '42501', NULL,
 	'app: TRUNCATE payments is denied');
