@@ -47,7 +47,8 @@ GRANT SELECT ON enrollment.enrollments, enrollment.payments, enrollment.currenci
 GRANT EXECUTE ON FUNCTION
     enrollment.apply_payment(text, text, numeric, text),
     enrollment.pay_remaining_balance(text, text, text, numeric),
-    enrollment.apply_payments(jsonb) TO app;
+    enrollment.apply_payments(jsonb),
+    enrollment.history(text, text) TO app;
 
 -- nobody: no grants at all; usage_only: only USAGE on the schema, so that
 -- what stops it is the table's or function's own privileges.
