@@ -14,7 +14,7 @@
 #
 # Installs what is missing (valgrind too), builds and installs the extension
 # (set SKIP_BUILD=1 to check the installed build as it is), and takes about
-# 5 minutes on 2 cores, most of them in the bad_input test.
+# 9 minutes on 2 cores, most of them in the bad_input and lifecycle tests.
 source "$(dirname "$0")/lib.sh"
 
 ensure_packages valgrind
