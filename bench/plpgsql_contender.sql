@@ -149,9 +149,9 @@ BEGIN
 	 WHERE user_id = uid AND course_id = cid;
 
 	INSERT INTO bench.pl_payments
-		(user_id, course_id, amount, idempotency_key, amount_paid_after,
+		(user_id, course_id, amount, kind, idempotency_key, amount_paid_after,
 		 amount_due_after, status_after, created_at, created_by)
-	VALUES (uid, cid, amt, ikey, paid, due, st, now_ts, session_user)
+	VALUES (uid, cid, amt, 'payment', ikey, paid, due, st, now_ts, session_user)
 	ON CONFLICT (user_id, idempotency_key) DO NOTHING
 	RETURNING payment_id, user_id, course_id, amount, amount_paid_after,
 			  amount_due_after, status_after, false, created_at

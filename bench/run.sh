@@ -269,11 +269,11 @@ server_side() {
 			               WHERE course_id = 'srv'
 			              RETURNING user_id, course_id, amount_paid, amount_due,
 			                        status, updated_at)
-			            INSERT INTO bench.sql_payments (user_id, course_id, amount,
+			            INSERT INTO bench.sql_payments (user_id, course_id, amount, kind,
 			                amount_paid_after, amount_due_after, status_after,
 			                created_at, created_by)
-			            SELECT user_id, course_id, 0.01, amount_paid, amount_due,
-			                   status, updated_at, session_user FROM u" ;;
+			            SELECT user_id, course_id, 0.01, 'payment', amount_paid,
+			                   amount_due, status, updated_at, session_user FROM u" ;;
 			esac
 			us=$(time_statement "$n" "$sql")
 			printf '%s\t%s\t%s\n' "$rep" "$what" "$us" >>"$WORK/server_side.tsv"

@@ -9,8 +9,8 @@ WITH u AS (
 	       paid_at = CASE WHEN amount_due - 0.01 = 0 THEN clock_timestamp() END
 	 WHERE user_id = 'u' || :uid AND course_id = :course
 	RETURNING user_id, course_id, amount_paid, amount_due, status, updated_at)
-INSERT INTO bench.sql_payments (user_id, course_id, amount, amount_paid_after,
-	amount_due_after, status_after, created_at, created_by)
-SELECT user_id, course_id, 0.01, amount_paid, amount_due, status, updated_at,
-       session_user
+INSERT INTO bench.sql_payments (user_id, course_id, amount, kind,
+	amount_paid_after, amount_due_after, status_after, created_at, created_by)
+SELECT user_id, course_id, 0.01, 'payment', amount_paid, amount_due, status,
+       updated_at, session_user
   FROM u;
