@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh: the benchmark suite of the enrollment extension.
 #
-#   bash bench/run.sh            full run (about 20 minutes on 2 cores)
+#   bash bench/run.sh            full run (about 17 minutes on 2 cores)
 #   bash bench/run.sh quick      the same, short and once (under 3 minutes)
 #   bash bench/run.sh scale      per-call cost as the tables grow, and backend
-#                                memory after 10^3 and 10^6 calls (~10 min)
+#                                memory after 10^3 and 10^6 calls (~7 min)
 #   QUICK=1 bash bench/run.sh scale   a small scale run, for trying it
 #
 # What it measures, on one throwaway server started here (scripts/lib.sh),
