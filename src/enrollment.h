@@ -65,6 +65,7 @@ typedef struct Currency
 } Currency;
 
 extern void CheckAmount(Numeric amount, const char *argname, bool zero_allowed);
+extern bool AmountFitsCurrency(Numeric amount, const Currency *currency);
 extern int64 AmountToMinorUnits(Numeric amount, const Currency *currency,
 								const char *argname);
 extern int64 StoredAmountToMinorUnits(Numeric amount, const Currency *currency,
@@ -107,6 +108,7 @@ extern const char *EventKindLabel(EventKind kind);
 extern int	EnumIndex(const Oid *values, int nvalues, Datum value,
 					  bool isnull, const char *what);
 extern Oid	EnumValueOf(const Oid *values, int index, const char *label);
+extern bool StatusAllowsEvent(EventKind kind, EnrollmentStatus status);
 extern void CheckStatusAllowsEvent(EventKind kind, EnrollmentStatus status,
 								   text *user_id, text *course_id);
 

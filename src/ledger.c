@@ -125,9 +125,10 @@ LedgerFindKey(PaymentTables *tables, text *user_id, text *idempotency_key,
  * INSERT ... ON CONFLICT (user_id, idempotency_key) DO NOTHING would put
  * it: wait for transactions inserting the same key, and insert
  * speculatively so that a race with one of them cannot end in a unique
- * violation.  Returns false, inserting nothing, if the key is taken; under
- * REPEATABLE READ and SERIALIZABLE, a key taken by a transaction the
- * snapshot cannot see is a serialization failure (40001).
+ * violation.  Returns false, inserting nothing, if the key is taken, with
+ * the row holding it in tables->payment_slot; under REPEATABLE READ and
+ * SERIALIZABLE, a key taken by a transaction the snapshot cannot see is a
+ * serialization failure (40001).
  */
 static bool
 InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
@@ -155,8 +156,9 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 	}
 
 	/*
-	 * The caller looked the key up a moment ago (LedgerFindKey), so try the
-	 * insertion first and check again only after losing a race.
+	 * Try the insertion first: the key is new but for retries, and the
+	 * unique index finds those as it inserts.  Look for the holder only
+	 * after losing.
 	 */
 	for (bool first = true;; first = false)
 	{
@@ -190,9 +192,8 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 
 /*
  * Append a payment to the ledger and describe it in *entry.  Returns
- * false, writing nothing, if its idempotency key was taken meanwhile by a
- * concurrent call for another enrollment of the same user; the caller must
- * then raise an error, which also undoes its update of the enrollment.
+ * false, writing nothing, if its idempotency key is taken; *entry then
+ * describes the ledger row that holds the key, as a replay.
  */
 bool
 LedgerAppend(PaymentTables *tables, const NewPayment *payment,
@@ -244,7 +245,10 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 
 	ExecStoreVirtualTuple(slot);
 	if (!InsertLedgerRow(tables, slot, payment->idempotency_key != NULL))
+	{
+		EntryFromLedgerRow(tables, tables->payment_slot, entry);
 		return false;
+	}
 
 	EntryFromLedgerRow(tables, slot, entry);
 	entry->values[RESULT_REPLAYED] = BoolGetDatum(false);

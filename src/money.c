@@ -92,6 +92,15 @@ CheckAmount(Numeric amount, const char *argname, bool zero_allowed)
 }
 
 /*
+ * Has an amount that passed CheckAmount at most the decimals of currency?
+ */
+bool
+AmountFitsCurrency(Numeric amount, const Currency *currency)
+{
+	return NumericMinScale(amount) <= currency->minor_unit;
+}
+
+/*
  * Convert an amount that passed CheckAmount to minor units of currency.
  * Raise 22E01 if it has more decimal places than the currency allows.
  */

@@ -166,6 +166,61 @@ ChangeToAmountPaid(const PaymentRequest *request, LockedEnrollment *enrollment)
 }
 
 /*
+ * Would ChangeToAmountPaid() and the status accept the request as a new
+ * event?  Raises nothing.
+ */
+static bool
+RequestFits(const PaymentRequest *request, const LockedEnrollment *enrollment)
+{
+	int64		amount;
+
+	if (!StatusAllowsEvent(request->kind, enrollment->status))
+		return false;
+	if (request->amount == NULL)
+		return true;			/* pay_remaining_balance() without expectation */
+	if (!AmountFitsCurrency(request->amount, &enrollment->currency))
+		return false;
+	amount = AmountToMinorUnits(request->amount, &enrollment->currency,
+								request->amount_argname);
+	switch (request->kind)
+	{
+		case EVENT_PAYMENT:
+			return request->pay_remaining ? amount == enrollment->amount_due :
+				amount <= enrollment->amount_due;
+		case EVENT_REFUND:
+			return amount <= enrollment->amount_paid;
+		case EVENT_PRICE_CHANGE:
+			return amount >= enrollment->amount_paid;
+		case EVENT_IMPORT:
+			return amount <= enrollment->amount_due;
+		case EVENT_CANCEL:
+			break;
+	}
+	return true;
+}
+
+/*
+ * Answer a request with the earlier event of its idempotency key, *entry,
+ * or raise 23E04 if that event was not the same request.
+ */
+static void
+Replay(const PaymentRequest *request, const LedgerEntry *entry)
+{
+	CheckReplayMatchesRequest(request, entry);
+
+	/*
+	 * The earlier payment may have committed on this server without
+	 * reaching a synchronous standby: its wait for replication can be
+	 * cancelled.  A transaction ID makes this transaction's commit write
+	 * WAL after that payment's commit record and wait for the standby in
+	 * turn, so the caller hears of the replay only once the payment is
+	 * replicated.  The row lock has taken one already; do not depend on
+	 * that.
+	 */
+	(void) GetCurrentTransactionId();
+}
+
+/*
  * Check what can be checked of a request before any row is locked.  A new
  * price and an imported amount paid may be zero.
  */
@@ -206,27 +261,26 @@ ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
 {
 	NewPayment	payment;
 	EnrollmentStatus previous_status = enrollment->status;
+	LockedEnrollment before;
 
 	/* see the ledger rows of the payments before this one in the run */
 	if (!enrollment->first_payment)
 		NextPaymentCommand(tables);
 	enrollment->first_payment = false;
+	before = *enrollment;
 
-	if (request->idempotency_key != NULL &&
+	/*
+	 * A request with an idempotency key may retry an earlier call.  If it
+	 * fits the enrollment as a new event, it is simply inserted below: the
+	 * ledger's unique index finds an earlier call with the key on the way.
+	 * Else the earlier call is looked for first, so that a retry is
+	 * answered even where a new event would be refused (the enrollment is
+	 * paid by now, say).
+	 */
+	if (request->idempotency_key != NULL && !RequestFits(request, enrollment) &&
 		LedgerFindKey(tables, request->user_id, request->idempotency_key, entry))
 	{
-		CheckReplayMatchesRequest(request, entry);
-
-		/*
-		 * The earlier payment may have committed on this server without
-		 * reaching a synchronous standby: its wait for replication can be
-		 * cancelled.  A transaction ID makes this transaction's commit
-		 * write WAL after that payment's commit record and wait for the
-		 * standby in turn, so the caller hears of the replay only once the
-		 * payment is replicated.  The row lock has taken one already; do
-		 * not depend on that.
-		 */
-		(void) GetCurrentTransactionId();
+		Replay(request, entry);
 		return;
 	}
 
@@ -254,13 +308,12 @@ ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
 	payment.amount_due_after = enrollment->amount_due;
 	payment.status_after = enrollment->status;
 	if (!LedgerAppend(tables, &payment, entry))
-		ereport(ERROR,
-				(errcode(ERRCODE_ENROLLMENT_KEY_REUSED),
-				 errmsg("idempotency key was already used with different parameters"),
-				 errdetail("Key \"%s\" of user \"%s\" was used at the same time for a payment in another course.",
-						   text_to_cstring(request->idempotency_key),
-						   text_to_cstring(request->user_id)),
-				 errhint("Use a new key for a new payment; reuse a key only to retry the same call.")));
+	{
+		/* the key is taken: the event is not new after all */
+		*enrollment = before;
+		Replay(request, entry);
+		return;
+	}
 
 	NotifyEvent(tables, &payment, previous_status, entry);
 }

@@ -131,12 +131,36 @@ EnumValueOf(const Oid *values, int index, const char *label)
 }
 
 /*
+ * May an enrollment with this status take the event?
+ */
+bool
+StatusAllowsEvent(EventKind kind, EnrollmentStatus status)
+{
+	switch (status)
+	{
+		case ENROLLMENT_PENDING:
+			return kind != EVENT_REFUND;
+		case ENROLLMENT_PARTIAL:
+			return true;
+		case ENROLLMENT_PAID:
+			return kind != EVENT_PAYMENT;
+		case ENROLLMENT_CANCELLED:
+			return kind == EVENT_REFUND;
+		case ENROLLMENT_REFUNDED:
+			return false;
+	}
+	return false;
+}
+
+/*
  * Raise an error unless an enrollment with this status may take the event.
  */
 void
 CheckStatusAllowsEvent(EventKind kind, EnrollmentStatus status,
 					   text *user_id, text *course_id)
 {
+	if (StatusAllowsEvent(kind, status))
+		return;
 	switch (status)
 	{
 		case ENROLLMENT_PENDING:
