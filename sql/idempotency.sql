@@ -56,3 +56,15 @@ SELECT amount_paid, replayed FROM enrollment.apply_payment('hana', 'rust-4', 5, 
 
 SELECT idempotency_key, count(*) FROM enrollment.payments
  WHERE user_id = 'hana' GROUP BY 1 ORDER BY 1;
+
+-- the key of a partial apply_payment() never replays as
+-- pay_remaining_balance(), with or without an expected amount equal to it
+-- (23E04); the key of one that paid in full does
+SELECT price FROM enrollment.enroll('hana', 'rust-5', 50);
+SELECT amount_due FROM enrollment.apply_payment('hana', 'rust-5', 20, 'part-1');
+SELECT outcome($$SELECT enrollment.pay_remaining_balance('hana', 'rust-5', 'part-1', 20)$$);
+SELECT outcome($$SELECT enrollment.pay_remaining_balance('hana', 'rust-5', 'part-1')$$);
+SELECT amount, status FROM enrollment.pay_remaining_balance('hana', 'rust-5', 'rest-1', 30);
+SELECT amount, status, replayed
+  FROM enrollment.pay_remaining_balance('hana', 'rust-5', 'rest-1', 30);
+SELECT outcome($$SELECT enrollment.pay_remaining_balance('hana', 'rust-5', 'rest-1', 31)$$);

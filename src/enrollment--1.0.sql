@@ -17,7 +17,7 @@ BEGIN
 		RAISE EXCEPTION USING
 			ERRCODE = 'insufficient_privilege',
 			MESSAGE = pg_catalog.format(
-				'schema "enrollment" is owned by role %I, which is not a superuser',
+				'schema "enrollment" is owned by role %s, which is not a superuser',
 				(SELECT n.nspowner::pg_catalog.regrole
 				   FROM pg_catalog.pg_namespace n
 				  WHERE n.nspname OPERATOR(pg_catalog.=) 'enrollment')),

@@ -41,22 +41,24 @@ CheckReplayMatchesRequest(const PaymentRequest *request,
 	same_course = VARSIZE_ANY_EXHDR(course_id) == VARSIZE_ANY_EXHDR(request->course_id) &&
 		memcmp(VARDATA_ANY(course_id), VARDATA_ANY(request->course_id),
 			   VARSIZE_ANY_EXHDR(course_id)) == 0;
-	if (request->amount != NULL)
-		same_amount = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-														NumericGetDatum(amount),
-														NumericGetDatum(request->amount))) == 0;
-	else
+	same_amount = request->amount == NULL ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+										  NumericGetDatum(amount),
+										  NumericGetDatum(request->amount))) == 0;
+	if (request->pay_remaining)
 	{
 		/*
-		 * pay_remaining_balance() without an expected amount: the earlier
-		 * call must have paid the balance in full, as this one would.
+		 * pay_remaining_balance(): the earlier call must have paid the
+		 * balance in full, as this one would, and its amount must be the
+		 * expected amount, if one is given.
 		 */
 		Numeric		due_after;
 
 		due_after = DatumGetNumeric(earlier->values[RESULT_AMOUNT_DUE]);
-		same_amount = DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-														NumericGetDatum(due_after),
-														NumericGetDatum(int64_to_numeric(0)))) == 0;
+		same_amount = same_amount &&
+			DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+											  NumericGetDatum(due_after),
+											  NumericGetDatum(int64_to_numeric(0)))) == 0;
 	}
 
 	if (!same_course || !same_amount || earlier->kind != request->kind)

@@ -51,13 +51,16 @@ SavedPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 /*
  * Run a saved plan with the given parameters (nulls as for
  * SPI_execute_plan; NULL for none) and return the number of rows it
- * processed.  Any result other than expected_result is an internal error.
+ * processed.  A SELECT runs read-only, with the caller's snapshot, as a
+ * STABLE function's query must.  Any result other than expected_result is
+ * an internal error.
  */
 int
 ExecuteSavedPlan(SPIPlanPtr plan, Datum *values, const char *nulls,
 				 int expected_result)
 {
-	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	int			rc = SPI_execute_plan(plan, values, nulls,
+									  expected_result == SPI_OK_SELECT, 0);
 
 	if (rc != expected_result)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
