@@ -14,7 +14,8 @@ OBJS = \
 	src/plans.o \
 	src/relations.o \
 	src/status.o
-DATA = $(wildcard src/enrollment--*.sql)
+DATA = src/enrollment--1.0.sql src/enrollment--1.0--1.1.sql
+DATA_built = src/enrollment--1.1.sql
 PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"
 
 # pg_regress: sql/NAME.sql runs and is compared with expected/NAME.out;
@@ -37,3 +38,22 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): src/enrollment.h
+
+# The install script of 1.1 is the 1.0 script followed by the update, with
+# one change: payment_status is created with all its statuses.  Values that
+# ALTER TYPE ... ADD VALUE adds cannot be used in the transaction that adds
+# them, and CREATE EXTENSION inside a longer transaction (pg_restore -1)
+# must be able to load rows that are cancelled or refunded.
+src/enrollment--1.1.sql: src/enrollment--1.0.sql src/enrollment--1.0--1.1.sql
+	{ echo "/* enrollment--1.1.sql: install script of the enrollment extension, version 1.1 */"; \
+	  echo "/* Built by make from enrollment--1.0.sql and enrollment--1.0--1.1.sql: edit those. */"; \
+	  sed -e 1d \
+	      -e "s/^\(CREATE TYPE enrollment\.payment_status AS ENUM ('pending', 'partial', 'paid'\));\$$/\1, 'cancelled', 'refunded');/" \
+	      src/enrollment--1.0.sql; \
+	  sed -e '1,/^\\echo /d' \
+	      -e "/^ALTER TYPE enrollment\.payment_status ADD VALUE '\(cancelled\|refunded\)';\$$/d" \
+	      src/enrollment--1.0--1.1.sql; } >$@.tmp
+	@# fail rather than install a script the edits above did not apply to
+	test "$$(grep -c "^CREATE TYPE enrollment\.payment_status AS ENUM ('pending', 'partial', 'paid', 'cancelled', 'refunded');$$" $@.tmp)" = 1
+	test "$$(grep -c '^ALTER TYPE .* ADD VALUE\|^\\echo' $@.tmp)" = 1
+	mv $@.tmp $@

@@ -3,8 +3,9 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION enrollment UPDATE TO '1.1'" to load this file. \quit
 
--- A fresh install of 1.1 runs enrollment--1.0.sql and then this script, so
--- an upgraded database and a new one have the same schema.
+-- A fresh install of 1.1 runs enrollment--1.1.sql, which make builds from
+-- enrollment--1.0.sql and this script (see the Makefile), so an upgraded
+-- database and a new one have the same schema.
 
 --
 -- Two statuses that end an enrollment: cancelled (refunds may follow) and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test/dump_restore.sh: pg_dump -Fc of a database with enrollments and
-# payments, pg_restore into a new database, then checks that every row of
-# both tables came back unchanged, that the ledger's identity continues
+# payments, pg_restore into a new database (and, in one transaction, into
+# another), then checks that every row of both tables came back unchanged, that the ledger's identity continues
 # above the restored payment ids, that the functions work (a new payment,
 # replays of keys paid before the dump) and that the ledger still refuses
 # UPDATE, DELETE and TRUNCATE.  Needs a running server (PGHOST etc.) with
@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 SOURCE=enrollment_dump_source
 TARGET=enrollment_dump_target
+TARGET_1=enrollment_dump_target_1
 WORK=$(mktemp -d /tmp/enrollment-dump.XXXXXX)
 source test/tap.sh
 
@@ -28,11 +29,13 @@ tables_in_order() {
 cleanup() {
 	dropdb --if-exists "$SOURCE"
 	dropdb --if-exists "$TARGET"
+	dropdb --if-exists "$TARGET_1"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 dropdb --if-exists "$SOURCE" 2>/dev/null
 dropdb --if-exists "$TARGET" 2>/dev/null
+dropdb --if-exists "$TARGET_1" 2>/dev/null
 
 createdb "$SOURCE"
 psql -X -q -d "$SOURCE" -v ON_ERROR_STOP=1 >/dev/null <<'EOF'
@@ -49,16 +52,24 @@ SELECT enrollment.apply_payment('alice', 'art', 1000);
 SELECT * FROM enrollment.apply_payments('[
 	{"user_id": "bob", "course_id": "math", "amount": 1.005, "idempotency_key": "order-3"},
 	{"user_id": "bob", "course_id": "math", "amount": 2}]');
+SELECT enrollment.enroll('erin', 'math', 30);
+SELECT enrollment.apply_payment('erin', 'math', 10);
+SELECT enrollment.cancel_enrollment('erin', 'math', 'moved away');
+SELECT enrollment.enroll('frank', 'math', 15);
+SELECT enrollment.pay_remaining_balance('frank', 'math');
+SELECT enrollment.refund_payment('frank', 'math', 15, reason => 'duplicate order');
 EOF
 
-tap "$(sql "$SOURCE" "SELECT count(*) = 5 AND count(*) FILTER (WHERE status = 'paid') = 2
+tap "$(sql "$SOURCE" "SELECT count(*) = 7 AND count(*) FILTER (WHERE status = 'paid') = 2
                           AND count(*) FILTER (WHERE status = 'partial') = 2
                           AND count(*) FILTER (WHERE status = 'pending') = 1
+                          AND count(*) FILTER (WHERE status = 'cancelled') = 1
+                          AND count(*) FILTER (WHERE status = 'refunded') = 1
                      FROM enrollment.enrollments")" \
-	"before the dump: 5 enrollments, 2 paid, 2 partial, 1 pending"
-tap "$(sql "$SOURCE" "SELECT count(*) = 6 AND count(idempotency_key) = 3
+	"before the dump: 7 enrollments, 2 paid, 2 partial, 1 pending, 1 cancelled, 1 refunded"
+tap "$(sql "$SOURCE" "SELECT count(*) = 10 AND count(idempotency_key) = 3
                      FROM enrollment.payments")" \
-	"before the dump: 6 ledger rows, 3 of them with an idempotency key"
+	"before the dump: 10 ledger rows, 3 of them with an idempotency key"
 
 tables_in_order "$SOURCE" >"$WORK/before.txt"
 status=0
@@ -78,6 +89,16 @@ tables_in_order "$TARGET" >"$WORK/after.txt"
 diff "$WORK/before.txt" "$WORK/after.txt" | head -20 || true
 tap "$(cmp -s "$WORK/before.txt" "$WORK/after.txt" && echo t)" \
 	"every enrollment and ledger row is restored unchanged ($(wc -l <"$WORK/after.txt") rows)"
+
+# in one transaction, CREATE EXTENSION and the rows that use its statuses
+createdb "$TARGET_1"
+status=0
+pg_restore --single-transaction -d "$TARGET_1" "$WORK/dump" 2>"$WORK/restore_1.log" || status=$?
+cat "$WORK/restore_1.log"
+tables_in_order "$TARGET_1" >"$WORK/after_1.txt" 2>&1 || true
+tap "$([ "$status" -eq 0 ] && [ ! -s "$WORK/restore_1.log" ] &&
+	cmp -s "$WORK/before.txt" "$WORK/after_1.txt" && echo t)" \
+	"pg_restore --single-transaction succeeds without a message and restores every row unchanged"
 
 # a new payment: the identity continues above the restored ids
 last_id=$(sql "$SOURCE" "SELECT max(payment_id) FROM enrollment.payments")
@@ -105,7 +126,7 @@ for change in "UPDATE enrollment.payments SET amount = amount" \
 	tap "$([ "$(sql "$TARGET" "$change" 2>&1)" = "ERROR:  23E05" ] && echo t)" \
 		"after the restore, $change raises 23E05"
 done
-tap "$(sql "$TARGET" "SELECT count(*) = 7 FROM enrollment.payments")" \
-	"the restored ledger holds its 6 rows and the new payment"
+tap "$(sql "$TARGET" "SELECT count(*) = 11 FROM enrollment.payments")" \
+	"the restored ledger holds its 10 rows and the new payment"
 
 tap_done
