@@ -1,7 +1,8 @@
 --
 -- The payment functions keep up with changes to the extension's tables
--- made in the same session: they see new constraints and a reinstalled
--- extension at once.
+-- made in the same session: they see new constraints (NOT VALID ones
+-- too), triggers (UPDATE OF ones for the columns they write), indexes,
+-- columns with defaults, and a reinstalled extension at once.
 --
 CREATE EXTENSION enrollment;
 SELECT price FROM enrollment.enroll('olga', 'c1', 5000);
@@ -68,6 +69,75 @@ SELECT idempotency_key FROM enrollment.payments
  WHERE user_id = 'olga' AND amount = 600 AND amount > 500;
 RESET enable_seqscan;
 DROP INDEX enrollment.test_lower_key, enrollment.test_big_payments;
+
+-- UPDATE OF triggers fire for the columns a payment writes, and only those
+CREATE TABLE test_fired (trigger_name text, amount_paid numeric);
+CREATE FUNCTION test_fired() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.test_fired VALUES (TG_NAME, NEW.amount_paid);
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER test_paid_before BEFORE UPDATE OF amount_paid
+	ON enrollment.enrollments FOR EACH ROW EXECUTE FUNCTION test_fired();
+CREATE TRIGGER test_status_after AFTER UPDATE OF status
+	ON enrollment.enrollments FOR EACH ROW EXECUTE FUNCTION test_fired();
+CREATE TRIGGER test_user_id BEFORE UPDATE OF user_id
+	ON enrollment.enrollments FOR EACH ROW EXECUTE FUNCTION test_fired();
+SELECT price FROM enrollment.enroll('pia', 'c1', 100);
+SELECT amount_paid FROM enrollment.apply_payment('pia', 'c1', 5);
+SELECT * FROM test_fired ORDER BY trigger_name;
+DROP TRIGGER test_paid_before ON enrollment.enrollments;
+DROP TRIGGER test_status_after ON enrollment.enrollments;
+DROP TRIGGER test_user_id ON enrollment.enrollments;
+
+-- a BEFORE UPDATE trigger that skips the enrollment's update refuses the
+-- payment (09000): no ledger row without its balance
+CREATE FUNCTION test_skip() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER test_skip BEFORE UPDATE ON enrollment.enrollments
+	FOR EACH ROW EXECUTE FUNCTION test_skip();
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 5);
+DROP TRIGGER test_skip ON enrollment.enrollments;
+DROP FUNCTION test_skip();
+SELECT amount_paid, (SELECT count(*) FROM enrollment.payments WHERE user_id = 'pia')
+  FROM enrollment.enrollments WHERE user_id = 'pia';
+
+-- CHECK constraints added NOT VALID hold for the rows a payment writes
+ALTER TABLE enrollment.enrollments
+	ADD CONSTRAINT test_paid_cap CHECK (amount_paid <= 20) NOT VALID;
+ALTER TABLE enrollment.payments
+	ADD CONSTRAINT test_amount_cap CHECK (amount <= 10) NOT VALID;
+\set VERBOSITY terse
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 11);
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 10);
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 6);
+\set VERBOSITY default
+ALTER TABLE enrollment.enrollments DROP CONSTRAINT test_paid_cap;
+ALTER TABLE enrollment.payments DROP CONSTRAINT test_amount_cap;
+
+-- columns added to the ledger get their defaults and generated values
+ALTER TABLE enrollment.payments
+	ADD COLUMN test_source text NOT NULL DEFAULT 'api',
+	ADD COLUMN test_cents bigint GENERATED ALWAYS AS ((amount * 100)::bigint) STORED;
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 1.5);
+SELECT amount FROM enrollment.apply_payments(
+	'[{"user_id": "pia", "course_id": "c1", "amount": 2.25, "idempotency_key": "pia-1"}]');
+SELECT amount, test_source, test_cents FROM enrollment.payments
+ WHERE user_id = 'pia' ORDER BY payment_id;
+ALTER TABLE enrollment.payments DROP COLUMN test_source, DROP COLUMN test_cents;
+SELECT * FROM enrollment.verify();
+
+-- a column the functions need, renamed: every call says so, until it is
+-- renamed back
+ALTER TABLE enrollment.enrollments RENAME COLUMN paid_at TO test_paid_at;
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 1);
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 1);
+ALTER TABLE enrollment.enrollments RENAME COLUMN test_paid_at TO paid_at;
+SELECT amount, amount_paid FROM enrollment.apply_payment('pia', 'c1', 1);
 
 -- the payment functions hold the ledger's foreign key by locking the
 -- enrollment; every other writer is still checked by it

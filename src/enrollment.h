@@ -163,6 +163,17 @@ typedef struct EnrollmentCatalog
 	AttrNumber	currency_minor_unit;
 } EnrollmentCatalog;
 
+/*
+ * The defaults of the ledger's columns that the extension does not write
+ * (columns a DBA added), which an INSERT would fill in.
+ */
+typedef struct ColumnDefaults
+{
+	int			count;
+	AttrNumber *columns;
+	ExprState **exprs;
+} ColumnDefaults;
+
 /* The tables as opened for one call of a payment function. */
 typedef struct PaymentTables
 {
@@ -181,6 +192,7 @@ typedef struct PaymentTables
 	TupleTableSlot *currency_slot;
 	EPQState	epqstate;
 	Datum		created_by;		/* session user, as name */
+	ColumnDefaults ledger_defaults;
 } PaymentTables;
 
 extern void OpenPaymentTables(PaymentTables *tables);

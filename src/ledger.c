@@ -12,7 +12,7 @@
  * wrote and returns it instead of paying again.
  * The ledger is never updated, deleted or truncated: a statement trigger
  * refuses that, whoever asks (23E05).  Rows are written as relations.c
- * describes, without SQL; the table has no column defaults to fill in.
+ * describes, without SQL; columns a DBA added get their defaults.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +23,7 @@
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -144,6 +145,8 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 		ereport(ERROR,
 				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
 				 errmsg("a trigger on enrollment.payments skipped a ledger row")));
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
 	ExecConstraints(rri, slot, estate);
 
 	if (!has_key)
@@ -242,6 +245,15 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 	if (payment->reason != NULL && catalog->payment.reason != InvalidAttrNumber)
 		SET_COLUMN(catalog->payment.reason, PointerGetDatum(payment->reason));
 #undef SET_COLUMN
+	for (int i = 0; i < tables->ledger_defaults.count; i++)
+	{
+		AttrNumber	attnum = tables->ledger_defaults.columns[i];
+
+		slot->tts_values[attnum - 1] =
+			ExecEvalExprSwitchContext(tables->ledger_defaults.exprs[i],
+									  GetPerTupleExprContext(tables->estate),
+									  &slot->tts_isnull[attnum - 1]);
+	}
 
 	ExecStoreVirtualTuple(slot);
 	if (!InsertLedgerRow(tables, slot, payment->idempotency_key != NULL))

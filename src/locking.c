@@ -185,6 +185,14 @@ StoreEnrollmentAmounts(PaymentTables *tables,
 #undef SET_COLUMN
 
 	ExecStoreVirtualTuple(new);
+	ItemPointerSetInvalid(&new->tts_tid);	/* set by the update */
 	ExecSimpleRelationUpdate(tables->enrollments, tables->estate,
 							 &tables->epqstate, old, new);
+	if (!ItemPointerIsValid(&new->tts_tid))
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("a trigger on enrollment.enrollments skipped the update of an enrollment"),
+				 errdetail("A BEFORE UPDATE trigger returned NULL for user \"%s\", course \"%s\".",
+						   TextDatumGetCString(Column(old, catalog->enrollment.user_id)),
+						   TextDatumGetCString(Column(old, catalog->enrollment.course_id)))));
 }

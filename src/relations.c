@@ -50,6 +50,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -67,12 +68,12 @@ static bool callbacks_registered = false;
 /*
  * What the payment path prepares once for each of the two tables it
  * writes, allocated in catalog_context: the executable CHECK constraints,
- * in the order of the relcache entry (NULL for a constraint not yet
- * validated), the triggers to fire, when they are not the table's own,
- * and the ledger's indexes as the executor describes them for inserts.  A
- * rebuild starts a new context; the old one is kept until the end of the
- * transaction, since a call that is still running (one level up the
- * stack) may be using it.
+ * in the order of the relcache entry (NOT VALID ones too: as in SQL, they
+ * hold for the rows a payment writes), the triggers to fire, when they are
+ * not the table's own, and the ledger's indexes as the executor describes
+ * them for inserts.  A rebuild starts a new context; the old one is kept
+ * until the end of the transaction, since a call that is still running
+ * (one level up the stack) may be using it.
  */
 typedef struct PreparedTable
 {
@@ -82,6 +83,7 @@ typedef struct PreparedTable
 	int			index_count;
 	Oid		   *index_ids;
 	IndexInfo **index_infos;
+	ColumnDefaults defaults;
 } PreparedTable;
 
 static MemoryContext catalog_context = NULL;
@@ -319,6 +321,60 @@ OpenLedgerIndexes(ResultRelInfo *rri, const PreparedTable *prepared)
 }
 
 /*
+ * Does the extension write this column of the ledger?
+ */
+static bool
+IsLedgerColumn(AttrNumber attnum)
+{
+	const AttrNumber written[] = {
+		catalog.payment.payment_id, catalog.payment.user_id,
+		catalog.payment.course_id, catalog.payment.amount,
+		catalog.payment.idempotency_key, catalog.payment.amount_paid_after,
+		catalog.payment.amount_due_after, catalog.payment.status_after,
+		catalog.payment.created_at, catalog.payment.created_by,
+		catalog.payment.kind, catalog.payment.reason
+	};
+
+	for (int i = 0; i < (int) lengthof(written); i++)
+	{
+		if (written[i] == attnum)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The defaults of the columns of the ledger that the extension does not
+ * write; generated columns are computed on insert instead.
+ */
+static ColumnDefaults
+PrepareLedgerDefaults(Relation payments)
+{
+	TupleDesc	desc = RelationGetDescr(payments);
+	ColumnDefaults defaults = {0};
+
+	defaults.columns = palloc(desc->natts * sizeof(AttrNumber));
+	defaults.exprs = palloc(desc->natts * sizeof(ExprState *));
+	for (AttrNumber attnum = 1; attnum <= desc->natts; attnum++)
+	{
+		Form_pg_attribute attribute = TupleDescAttr(desc, attnum - 1);
+		Node	   *expr;
+
+		if (attribute->attisdropped || attribute->attgenerated ||
+			IsLedgerColumn(attnum))
+			continue;
+		expr = build_column_default(payments, attnum);
+		if (expr == NULL)
+			continue;
+		defaults.columns[defaults.count] = attnum;
+		defaults.exprs[defaults.count] =
+			ExecInitExpr(expression_planner((Expr *) expr), NULL);
+		defaults.count++;
+	}
+	return defaults;
+}
+
+/*
  * Prepare what the payment path needs of a table for all the calls of
  * this backend, in the current memory context.
  */
@@ -334,57 +390,27 @@ PrepareTable(Oid relid)
 		prepared.check_count = constr->num_check;
 		prepared.checks = palloc0(prepared.check_count * sizeof(ExprState *));
 		for (int i = 0; i < prepared.check_count; i++)
-		{
-			if (constr->check[i].ccvalid)
-				prepared.checks[i] =
-					ExecInitExpr(expression_planner(stringToNode(constr->check[i].ccbin)),
-								 NULL);
-		}
+			prepared.checks[i] =
+				ExecInitExpr(expression_planner(stringToNode(constr->check[i].ccbin)),
+							 NULL);
 	}
 	if (relid == catalog.payments)
 	{
 		prepared.triggers = LedgerTriggersToFire(rel);
 		PrepareIndexes(rel, &prepared);
+		prepared.defaults = PrepareLedgerDefaults(rel);
 	}
 	table_close(rel, NoLock);
 	return prepared;
 }
 
 /*
- * Look everything up again.
+ * Fill in the catalog and prepare the tables.
  */
 static void
-BuildCatalog(void)
+LookUpCatalog(Oid namespace)
 {
-	Oid			namespace = get_namespace_oid("enrollment", false);
 	MemoryContext oldcontext;
-
-	if (!callbacks_registered)
-	{
-		CacheRegisterRelcacheCallback(RelcacheChanged, (Datum) 0);
-		CacheRegisterSyscacheCallback(TYPEOID, SyscacheChanged, (Datum) 0);
-		CacheRegisterSyscacheCallback(ENUMOID, SyscacheChanged, (Datum) 0);
-		CacheRegisterSyscacheCallback(NAMESPACEOID, SyscacheChanged, (Datum) 0);
-		RegisterXactCallback(FreeRetiredContexts, NULL);
-		callbacks_registered = true;
-	}
-	if (catalog_context != NULL)
-	{
-		oldcontext = MemoryContextSwitchTo(TopMemoryContext);
-		retired_contexts = lappend(retired_contexts, catalog_context);
-		MemoryContextSwitchTo(oldcontext);
-	}
-	catalog_context = AllocSetContextCreate(CacheMemoryContext,
-											"enrollment catalog",
-											ALLOCSET_SMALL_SIZES);
-	memset(&enrollments_prepared, 0, sizeof(PreparedTable));
-	memset(&payments_prepared, 0, sizeof(PreparedTable));
-
-	/*
-	 * Valid from here on, unless an invalidation arrives while we look
-	 * things up: then the next call builds it again.
-	 */
-	catalog_valid = true;
 
 	catalog.enrollments = RelationIn(namespace, "enrollments");
 	catalog.enrollments_pkey = RelationIn(namespace, "enrollments_pkey");
@@ -439,6 +465,54 @@ BuildCatalog(void)
 	enrollments_prepared = PrepareTable(catalog.enrollments);
 	payments_prepared = PrepareTable(catalog.payments);
 	MemoryContextSwitchTo(oldcontext);
+}
+
+/*
+ * Look everything up again.
+ */
+static void
+BuildCatalog(void)
+{
+	Oid			namespace = get_namespace_oid("enrollment", false);
+	MemoryContext oldcontext;
+
+	if (!callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(RelcacheChanged, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, SyscacheChanged, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMOID, SyscacheChanged, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, SyscacheChanged, (Datum) 0);
+		RegisterXactCallback(FreeRetiredContexts, NULL);
+		callbacks_registered = true;
+	}
+	if (catalog_context != NULL)
+	{
+		oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+		retired_contexts = lappend(retired_contexts, catalog_context);
+		MemoryContextSwitchTo(oldcontext);
+	}
+	catalog_context = AllocSetContextCreate(CacheMemoryContext,
+											"enrollment catalog",
+											ALLOCSET_SMALL_SIZES);
+	memset(&enrollments_prepared, 0, sizeof(PreparedTable));
+	memset(&payments_prepared, 0, sizeof(PreparedTable));
+
+	/*
+	 * Valid from here on, unless an invalidation arrives while we look
+	 * things up: then the next call builds it again.  An error leaves it
+	 * invalid, not half filled in.
+	 */
+	catalog_valid = true;
+	PG_TRY();
+	{
+		LookUpCatalog(namespace);
+	}
+	PG_CATCH();
+	{
+		catalog_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 static ResultRelInfo *
@@ -511,6 +585,8 @@ OpenPaymentTables(PaymentTables *tables)
 	Relation	enrollments;
 	Relation	payments;
 	EState	   *estate;
+	RangeTblEntry *enrollments_rte;
+	AttrNumber	written[6];
 	List	   *range_table;
 	MemoryContext oldcontext;
 
@@ -545,12 +621,25 @@ OpenPaymentTables(PaymentTables *tables)
 			relation_close(enrollments, RowExclusiveLock);
 	}
 	tables->catalog = catalog;
+	tables->ledger_defaults = payments_prepared.defaults;
 
 	estate = CreateExecutorState();
 	oldcontext = MemoryContextSwitchTo(estate->es_query_cxt);
 
-	range_table = list_make3(RangeTableEntry(enrollments, RowExclusiveLock,
-											 ACL_SELECT | ACL_UPDATE),
+	/* an update of an enrollment writes these, for UPDATE OF triggers */
+	enrollments_rte = RangeTableEntry(enrollments, RowExclusiveLock,
+									  ACL_SELECT | ACL_UPDATE);
+	written[0] = catalog.enrollment.price;
+	written[1] = catalog.enrollment.amount_paid;
+	written[2] = catalog.enrollment.amount_due;
+	written[3] = catalog.enrollment.status;
+	written[4] = catalog.enrollment.updated_at;
+	written[5] = catalog.enrollment.paid_at;
+	for (int i = 0; i < (int) lengthof(written); i++)
+		enrollments_rte->updatedCols =
+			bms_add_member(enrollments_rte->updatedCols,
+						   written[i] - FirstLowInvalidHeapAttributeNumber);
+	range_table = list_make3(enrollments_rte,
 							 RangeTableEntry(payments, RowExclusiveLock,
 											 ACL_SELECT | ACL_INSERT),
 							 RangeTableEntry(tables->currencies, AccessShareLock,

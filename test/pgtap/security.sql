@@ -2,12 +2,13 @@
 -- sequence of the extension is closed to a role without grants; the
 -- README's grant recipe gives nothing beyond paying and reading; the ledger
 -- stays append-only on the paths around a plain UPDATE, DELETE or TRUNCATE,
--- even for a non-superuser owner; and no search_path a caller sets, nor
--- objects in the caller's temporary schema, change what the functions do.
+-- even for a non-superuser owner; no search_path a caller sets, nor
+-- objects in the caller's temporary schema, change what the functions do;
+-- and only a superuser, or a role granted it, sets enrollment.events.
 -- Run by pg_prove as a superuser in a database with pgtap and enrollment
 -- installed; everything it creates is rolled back.
 BEGIN;
-SELECT plan(41);
+SELECT plan(44);
 
 --
 -- Schema probe: the machinery of these tests, usable by every role.
@@ -526,6 +527,25 @@ RESET ROLE;
 
 SELECT is((SELECT count(*) FROM enrollment.payments), 20::bigint,
 	'the ledger still holds the 20 rows of the four runs');
+
+--
+-- enrollment.events is off unless turned on, and an application role can
+-- turn it neither on nor off; GRANT SET ON PARAMETER hands it to a DBA role
+--
+SELECT is((SELECT boot_val || ', ' || context FROM pg_catalog.pg_settings
+			WHERE name = 'enrollment.events'),
+	'off, superuser', 'enrollment.events is off by default and a superuser setting');
+SET ROLE app;
+SELECT throws_ok($$SET enrollment.events = on$$, '42501', NULL,
+	'app: SET enrollment.events raises 42501');
+RESET ROLE;
+CREATE ROLE events_admin NOLOGIN;
+GRANT SET ON PARAMETER enrollment.events TO events_admin;
+SET ROLE events_admin;
+SELECT lives_ok($$SET LOCAL enrollment.events = on$$,
+	'a role granted SET ON PARAMETER enrollment.events turns events on');
+RESET ROLE;
+RESET enrollment.events;
 
 SELECT * FROM finish();
 ROLLBACK;
