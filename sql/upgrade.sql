@@ -57,3 +57,33 @@ UPDATE enrollment.enrollments SET status = 'refunded'
 \set VERBOSITY default
 
 DROP EXTENSION enrollment;
+
+-- In the transaction that updates from 1.0, the statuses added by the
+-- update cannot be stored before it commits: refused as SQL refuses them
+-- (55P04).  The rest works.
+BEGIN;
+CREATE EXTENSION enrollment VERSION '1.0';
+SELECT status FROM enrollment.enroll('user-1', 'course', 100);
+SELECT status FROM enrollment.apply_payment('user-1', 'course', 10);
+ALTER EXTENSION enrollment UPDATE TO '1.1';
+SAVEPOINT before_event;
+SELECT status FROM enrollment.cancel_enrollment('user-1', 'course');
+ROLLBACK TO before_event;
+SELECT status FROM enrollment.refund_payment('user-1', 'course', 10);
+ROLLBACK TO before_event;
+UPDATE enrollment.enrollments SET status = 'cancelled';
+ROLLBACK TO before_event;
+SELECT amount_paid, status FROM enrollment.refund_payment('user-1', 'course', 4);
+SELECT status FROM enrollment.change_price('user-1', 'course', 50);
+COMMIT;
+SELECT status FROM enrollment.cancel_enrollment('user-1', 'course');
+SELECT kind, amount, status_after FROM enrollment.history('user-1', 'course');
+SELECT * FROM enrollment.verify();
+DROP EXTENSION enrollment;
+
+-- a fresh install creates the type with every status: usable at once
+BEGIN;
+CREATE EXTENSION enrollment;
+SELECT status FROM enrollment.enroll('user-1', 'course', 100);
+SELECT status FROM enrollment.cancel_enrollment('user-1', 'course');
+ROLLBACK;

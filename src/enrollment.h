@@ -99,15 +99,30 @@ typedef enum EventKind
 
 #define NUM_EVENT_KINDS (EVENT_IMPORT + 1)
 
+/*
+ * The labels of one of our enum types as pg_enum OIDs, indexed by the C
+ * enum above; InvalidOid for a label the installed version lacks.
+ */
+#define MAX_ENUM_LABELS 5
+
+typedef struct EnumValues
+{
+	Oid			type;
+	int			count;
+	Oid			oids[MAX_ENUM_LABELS];
+	uint32		uncommitted;	/* bit i: label i was added by this
+								 * transaction */
+} EnumValues;
+
 extern EnrollmentStatus StatusForAmounts(int64 amount_paid, int64 amount_due);
 extern EnrollmentStatus StatusAfterEvent(EventKind kind,
 										 EnrollmentStatus before,
 										 int64 amount_paid, int64 amount_due);
 extern const char *StatusLabel(EnrollmentStatus status);
 extern const char *EventKindLabel(EventKind kind);
-extern int	EnumIndex(const Oid *values, int nvalues, Datum value,
-					  bool isnull, const char *what);
-extern Oid	EnumValueOf(const Oid *values, int index, const char *label);
+extern int	EnumIndex(const EnumValues *values, Datum value, bool isnull,
+					  const char *what);
+extern Oid	EnumValueOf(const EnumValues *values, int index, const char *label);
 extern bool StatusAllowsEvent(EventKind kind, EnrollmentStatus status);
 extern void CheckStatusAllowsEvent(EventKind kind, EnrollmentStatus status,
 								   text *user_id, text *course_id);
@@ -131,8 +146,8 @@ typedef struct EnrollmentCatalog
 	Oid			payment_id_sequence;
 	Oid			currencies;
 	Oid			currencies_pkey;
-	Oid			status_values[NUM_ENROLLMENT_STATUSES]; /* pg_enum OIDs */
-	Oid			event_kind_values[NUM_EVENT_KINDS]; /* InvalidOid in 1.0 */
+	EnumValues	status_values;
+	EnumValues	event_kind_values;	/* all InvalidOid in 1.0 */
 	struct
 	{
 		AttrNumber	user_id,

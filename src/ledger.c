@@ -61,8 +61,8 @@ EntryFromLedgerRow(PaymentTables *tables, TupleTableSlot *slot,
 		bool		isnull;
 		Datum		kind = slot_getattr(slot, catalog->payment.kind, &isnull);
 
-		entry->kind = (EventKind) EnumIndex(catalog->event_kind_values,
-											NUM_EVENT_KINDS, kind, isnull,
+		entry->kind = (EventKind) EnumIndex(&catalog->event_kind_values,
+											kind, isnull,
 											"ledger row has an unknown kind");
 	}
 }
@@ -228,7 +228,7 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 			   NumericGetDatum(MinorUnitsToNumeric(payment->amount_due_after,
 												   payment->currency)));
 	SET_COLUMN(catalog->payment.status_after,
-			   ObjectIdGetDatum(EnumValueOf(catalog->status_values,
+			   ObjectIdGetDatum(EnumValueOf(&catalog->status_values,
 											payment->status_after,
 											StatusLabel(payment->status_after))));
 	SET_COLUMN(catalog->payment.created_at,
@@ -236,11 +236,11 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 	SET_COLUMN(catalog->payment.created_by, tables->created_by);
 	if (catalog->payment.kind != InvalidAttrNumber)
 		SET_COLUMN(catalog->payment.kind,
-				   ObjectIdGetDatum(EnumValueOf(catalog->event_kind_values,
+				   ObjectIdGetDatum(EnumValueOf(&catalog->event_kind_values,
 												payment->kind,
 												EventKindLabel(payment->kind))));
 	else if (payment->kind != EVENT_PAYMENT)
-		(void) EnumValueOf(catalog->event_kind_values, payment->kind,
+		(void) EnumValueOf(&catalog->event_kind_values, payment->kind,
 						   EventKindLabel(payment->kind));	/* raises */
 	if (payment->reason != NULL && catalog->payment.reason != InvalidAttrNumber)
 		SET_COLUMN(catalog->payment.reason, PointerGetDatum(payment->reason));

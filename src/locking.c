@@ -135,7 +135,7 @@ LockEnrollment(PaymentTables *tables, text *user_id, text *course_id,
 		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.amount_due)),
 								 &enrollment->currency, "amount_due");
 	enrollment->status = (EnrollmentStatus)
-		EnumIndex(catalog->status_values, NUM_ENROLLMENT_STATUSES,
+		EnumIndex(&catalog->status_values,
 				  Column(slot, catalog->enrollment.status), false,
 				  "enrollment has an unknown status");
 }
@@ -174,7 +174,7 @@ StoreEnrollmentAmounts(PaymentTables *tables,
 			   NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_due,
 												   &enrollment->currency)));
 	SET_COLUMN(catalog->enrollment.status,
-			   ObjectIdGetDatum(EnumValueOf(catalog->status_values,
+			   ObjectIdGetDatum(EnumValueOf(&catalog->status_values,
 											enrollment->status,
 											StatusLabel(enrollment->status))));
 	SET_COLUMN(catalog->enrollment.updated_at, TimestampTzGetDatum(updated_at));

@@ -143,20 +143,31 @@ ColumnOf(Oid relid, const char *name)
 /*
  * The pg_enum OIDs of the labels of enum type typname, in order; InvalidOid
  * for a label (or a type) that the installed version does not have yet.
+ * Labels whose pg_enum row this transaction wrote are marked uncommitted.
  */
 static void
 LookUpEnumValues(Oid namespace, const char *typname, int nlabels,
-				 const char *(*label) (int), Oid *values)
+				 const char *(*label) (int), EnumValues *values)
 {
-	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-									   CStringGetDatum(typname),
-									   ObjectIdGetDatum(namespace));
+	Assert(nlabels <= MAX_ENUM_LABELS);
+	memset(values, 0, sizeof(EnumValues));
+	values->type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+								   CStringGetDatum(typname),
+								   ObjectIdGetDatum(namespace));
+	values->count = nlabels;
+	for (int i = 0; i < nlabels && OidIsValid(values->type); i++)
+	{
+		HeapTuple	tuple = SearchSysCache2(ENUMTYPOIDNAME,
+											ObjectIdGetDatum(values->type),
+											CStringGetDatum(label(i)));
 
-	for (int i = 0; i < nlabels; i++)
-		values[i] = !OidIsValid(type) ? InvalidOid :
-			GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
-							ObjectIdGetDatum(type),
-							CStringGetDatum(label(i)));
+		if (!HeapTupleIsValid(tuple))
+			continue;
+		values->oids[i] = ((Form_pg_enum) GETSTRUCT(tuple))->oid;
+		if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data)))
+			values->uncommitted |= ((uint32) 1) << i;
+		ReleaseSysCache(tuple);
+	}
 }
 
 static const char *
@@ -449,17 +460,17 @@ LookUpCatalog(Oid namespace)
 	catalog.currency_minor_unit = ColumnOf(catalog.currencies, "minor_unit");
 
 	LookUpEnumValues(namespace, "payment_status", NUM_ENROLLMENT_STATUSES,
-					 StatusLabelOf, catalog.status_values);
+					 StatusLabelOf, &catalog.status_values);
 	for (int i = 0; i <= ENROLLMENT_PAID; i++)
 	{
-		if (!OidIsValid(catalog.status_values[i]))
+		if (!OidIsValid(catalog.status_values.oids[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("enrollment.payment_status has no value \"%s\"",
 							StatusLabel((EnrollmentStatus) i))));
 	}
 	LookUpEnumValues(namespace, "event_kind", NUM_EVENT_KINDS,
-					 EventKindLabelOf, catalog.event_kind_values);
+					 EventKindLabelOf, &catalog.event_kind_values);
 
 	oldcontext = MemoryContextSwitchTo(catalog_context);
 	enrollments_prepared = PrepareTable(catalog.enrollments);

@@ -96,16 +96,16 @@ EventKindLabel(EventKind kind)
 }
 
 /*
- * The index in values (pg_enum OIDs in the order of an enum of ours) of the
- * enum value stored in a row; XX001 if it is none of them.
+ * The index in values of the enum value stored in a row; XX001 if it is
+ * none of them.
  */
 int
-EnumIndex(const Oid *values, int nvalues, Datum value, bool isnull,
-		  const char *what)
+EnumIndex(const EnumValues *values, Datum value, bool isnull, const char *what)
 {
-	for (int i = 0; i < nvalues && !isnull; i++)
+	for (int i = 0; i < values->count && !isnull; i++)
 	{
-		if (OidIsValid(values[i]) && values[i] == DatumGetObjectId(value))
+		if (OidIsValid(values->oids[i]) &&
+			values->oids[i] == DatumGetObjectId(value))
 			return i;
 	}
 	ereport(ERROR,
@@ -116,18 +116,24 @@ EnumIndex(const Oid *values, int nvalues, Datum value, bool isnull,
 }
 
 /*
- * The pg_enum OID values[index] of label, which a database still on
- * version 1.0 of the extension lacks.
+ * The pg_enum OID of label, values->oids[index], to be stored in a row.  A
+ * database still on version 1.0 of the extension lacks some labels.  A
+ * label that ALTER TYPE ... ADD VALUE added in this transaction (ALTER
+ * EXTENSION enrollment UPDATE) may not be stored before it commits, as for
+ * SQL: enum_in makes the same check and raises the same error (55P04).
  */
 Oid
-EnumValueOf(const Oid *values, int index, const char *label)
+EnumValueOf(const EnumValues *values, int index, const char *label)
 {
-	if (!OidIsValid(values[index]))
+	if (!OidIsValid(values->oids[index]))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("\"%s\" needs version 1.1 of the enrollment extension", label),
 				 errhint("Run ALTER EXTENSION enrollment UPDATE.")));
-	return values[index];
+	if (unlikely(values->uncommitted & (((uint32) 1) << index)))
+		(void) DirectFunctionCall2(enum_in, CStringGetDatum(label),
+								   ObjectIdGetDatum(values->type));
+	return values->oids[index];
 }
 
 /*
