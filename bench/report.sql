@@ -19,7 +19,10 @@ SELECT format('### Throughput: payments per second (median of %s runs of %s s), 
               :reps, :duration);
 SELECT '';
 SELECT 'pgbench -M prepared, -j 2, one payment of 0.01 per transaction (batch: 100 per call,'
-       ' counted as payments). plpgsql, enrollment and batch send an idempotency key with every'
+       ' counted as payments). enrollment and batch run with enrollment.events off, like the'
+       ' other contenders, which send no notification; events is enrollment.apply_payment() with'
+       ' enrollment.events on (the default), one NOTIFY per payment.'
+       ' plpgsql, enrollment, events and batch send an idempotency key with every'
        ' payment; naive and sql have none. *uniform*: a random one of '
        || to_char(:n_uniform, 'FM999,999,999') || ' enrollments per payment; *hot*: every payment'
        ' to one enrollment. naive loses payments: "lost" is the share of its payments missing from'

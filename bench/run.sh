@@ -15,13 +15,16 @@
 #      naive       the application's SELECT, then UPDATE (lost updates)
 #      plpgsql     bench.apply_payment(), the extension's contract in PL/pgSQL
 #      sql         one statement: atomic increment + ledger row, no checks
-#      enrollment  enrollment.apply_payment()
+#      enrollment  enrollment.apply_payment(), enrollment.events off (the
+#                  other contenders send no notification either)
+#      events      enrollment.apply_payment() with enrollment.events on,
+#                  the default: a NOTIFY per payment
 #      batch       enrollment.apply_payments(), 100 payments per call (hot
 #                  scenario only; skipped if the extension does not have it)
 #    Scenarios: uniform (a random one of N_UNIFORM enrollments per payment)
 #    and hot (every payment to one enrollment); 1, 8 and 32 clients (-j 2);
 #    synchronous_commit on and off (PGOPTIONS).  Each run lasts DURATION
-#    seconds; contenders alternate inside each cell (A B C D, A B C D) and
+#    seconds; contenders alternate inside each cell (A B C ..., A B C ...) and
 #    the whole grid is repeated REPS times; the tables show the median.
 #    After every run: for every contender but naive, the enrollments'
 #    amount_paid grew by exactly transactions x payments x 0.01, the ledger
@@ -32,6 +35,8 @@
 #    (SELECT count(f(...)) FROM generate_series(1, N)), for the extension
 #    and the PL/pgSQL contender, with and without an idempotency key, and
 #    the set-based floor: one UPDATE + ledger INSERT statement over N rows.
+#    Sections 2 and 3 run with enrollment.events off, as the floor sends no
+#    notification.
 #    SERVER_REPS repetitions, alternating; the median is reported.
 # 3. Scale (scale): the extension's cost per call with 10^3, 10^5 and 10^6
 #    enrollments and, at every size, a ledger of 10^7 rows, tables loaded
@@ -63,7 +68,8 @@ RESULTS=$BENCH/results
 DB=bench
 FAILURES=0
 START_TIME=$(date +%s)
-export PGOPTIONS="-c statement_timeout=20min"	# no statement runs away
+# no statement runs away; events only where a contender turns them on
+export PGOPTIONS="-c statement_timeout=20min -c enrollment.events=off"
 mkdir -p "$WORK" "$RESULTS"
 
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
@@ -129,7 +135,7 @@ tables_of() {	# tables_of CONTENDER -> "ENROLLMENTS LEDGER"
 	naive) echo "bench.naive_enrollments -" ;;
 	plpgsql) echo "bench.pl_enrollments bench.pl_payments" ;;
 	sql) echo "bench.sql_enrollments bench.sql_payments" ;;
-	enrollment | batch) echo "enrollment.enrollments enrollment.payments" ;;
+	enrollment | events | batch) echo "enrollment.enrollments enrollment.payments" ;;
 	esac
 }
 
@@ -154,19 +160,21 @@ balances() {	# balances CONTENDER COURSE
 run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
 	local rep=$1 sync=$2 scenario=$3 clients=$4 contender=$5
 	local n course per_tx=1 jobs=2 out rc=0 tx tps payments lost=0 status=ok
+	local script=$contender events=off
 	local paid0 rows0 ledger0 paid1 rows1 ledger1
 	RUN_NO=$((RUN_NO + 1))
 	if [ "$scenario" = uniform ]; then n=$N_UNIFORM; course=uniform; else n=1; course=hot; fi
 	[ "$contender" = batch ] && per_tx=100
+	[ "$contender" = events ] && script=enrollment events=on
 	[ "$clients" -lt 2 ] && jobs=1
 	out=$WORK/pgbench/$RUN_NO-$scenario-$sync-c$clients-$contender.log
 
 	read -r paid0 rows0 ledger0 < <(balances "$contender" "$course")
-	PGOPTIONS="-c synchronous_commit=$sync -c statement_timeout=60s" \
+	PGOPTIONS="-c synchronous_commit=$sync -c statement_timeout=60s -c enrollment.events=$events" \
 		timeout $((DURATION + 120)) \
 		pgbench -n -M prepared -c "$clients" -j "$jobs" -T "$DURATION" \
 		-D n="$n" -D course="$course" -D run="$RUN_NO" -D seq=0 \
-		-f "$BENCH/pgbench/$contender.sql" "$DB" >"$out" 2>&1 || rc=$?
+		-f "$BENCH/pgbench/$script.sql" "$DB" >"$out" 2>&1 || rc=$?
 	read -r paid1 rows1 ledger1 < <(balances "$contender" "$course")
 
 	tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
@@ -196,7 +204,7 @@ run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
 }
 
 throughput() {
-	local contenders_hot="naive plpgsql sql enrollment"
+	local contenders_hot="naive plpgsql sql enrollment events"
 	HAVE_BATCH=$(q -c "SELECT to_regprocedure('enrollment.apply_payments(jsonb)') IS NOT NULL")
 	if [ "$HAVE_BATCH" = t ]; then
 		contenders_hot="$contenders_hot batch"
@@ -208,7 +216,7 @@ throughput() {
 
 	log "warm-up: every contender once, 8 clients, 1 s"
 	local c rep sync scenario clients contenders
-	for c in naive plpgsql sql enrollment; do
+	for c in naive plpgsql sql enrollment events; do
 		DURATION=1 run_one 0 off uniform 8 "$c"
 	done
 	for c in $contenders_hot; do DURATION=1 run_one 0 off hot 8 "$c"; done
@@ -216,7 +224,7 @@ throughput() {
 	for rep in $(seq 1 "$REPS"); do
 		for sync in on off; do
 			for scenario in uniform hot; do
-				contenders="naive plpgsql sql enrollment"
+				contenders="naive plpgsql sql enrollment events"
 				[ "$scenario" = hot ] && contenders=$contenders_hot
 				for clients in $CLIENTS; do
 					log "repetition $rep/$REPS: $scenario, synchronous_commit=$sync, $clients clients"
@@ -336,7 +344,7 @@ throughput_report() {
 	local scenario
 	for scenario in uniform hot; do
 		q -F ' ' -c "SELECT clients,
-		        $(for c in naive plpgsql sql enrollment batch; do
+		        $(for c in naive plpgsql sql enrollment events batch; do
 			echo "coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY tps)
 			       FILTER (WHERE contender = '$c') * CASE WHEN '$c' = 'batch' THEN 100 ELSE 1 END)::text, 'NaN'),"
 		done) 0

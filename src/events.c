@@ -3,9 +3,9 @@
  * events.c
  *	  NOTIFY enrollment_events: one notification per event, at commit.
  *
- * With enrollment.events = on, every event that changes an enrollment (not
- * a replay) queues a notification on the channel enrollment_events, with a
- * JSON object as payload:
+ * Every event that changes an enrollment (not a replay) queues a
+ * notification on the channel enrollment_events, with a JSON object as
+ * payload:
  *
  *	{"user_id": "...", "course_id": "...", "kind": "payment",
  *	 "amount": 10.00, "amount_paid": 60.00, "amount_due": 40.00,
@@ -17,13 +17,12 @@
  * back, so listeners hear only of committed changes.  Databases still on
  * version 1.0 of the extension get none, as before.
  *
- * Off unless enrollment.events = on (set by a superuser, usually with
- * ALTER DATABASE ... SET): PostgreSQL makes every transaction that sends a
- * notification hold a database-wide lock from just before its commit until
- * after it, so that the queue's order is the commit order.  Transactions
- * that notify therefore commit one at a time, which halves the payments
- * per second of concurrent clients; only databases with a listener should
- * pay that.
+ * A superuser can turn this off (enrollment.events = off, usually with
+ * ALTER DATABASE ... SET) where nothing listens: PostgreSQL makes every
+ * transaction that sends a notification hold a database-wide lock from
+ * just before its commit until after it, so that the queue's order is the
+ * commit order.  Transactions that notify therefore commit one at a time,
+ * which halves the payments per second of concurrent clients.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,7 +37,7 @@
 #define EVENTS_CHANNEL "enrollment_events"
 
 /* enrollment.events: send the notifications */
-static bool enrollment_events = false;
+static bool enrollment_events = true;
 
 void
 DefineEventSettings(void)
@@ -47,7 +46,7 @@ DefineEventSettings(void)
 							 "Sends NOTIFY enrollment_events for every change to an enrollment.",
 							 NULL,
 							 &enrollment_events,
-							 false,
+							 true,
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);

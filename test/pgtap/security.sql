@@ -529,21 +529,21 @@ SELECT is((SELECT count(*) FROM enrollment.payments), 20::bigint,
 	'the ledger still holds the 20 rows of the four runs');
 
 --
--- enrollment.events is off unless turned on, and an application role can
--- turn it neither on nor off; GRANT SET ON PARAMETER hands it to a DBA role
+-- enrollment.events is on unless turned off, and an application role can
+-- turn it neither off nor on; GRANT SET ON PARAMETER hands it to a DBA role
 --
 SELECT is((SELECT boot_val || ', ' || context FROM pg_catalog.pg_settings
 			WHERE name = 'enrollment.events'),
-	'off, superuser', 'enrollment.events is off by default and a superuser setting');
+	'on, superuser', 'enrollment.events is on by default and a superuser setting');
 SET ROLE app;
-SELECT throws_ok($$SET enrollment.events = on$$, '42501', NULL,
+SELECT throws_ok($$SET enrollment.events = off$$, '42501', NULL,
 	'app: SET enrollment.events raises 42501');
 RESET ROLE;
 CREATE ROLE events_admin NOLOGIN;
 GRANT SET ON PARAMETER enrollment.events TO events_admin;
 SET ROLE events_admin;
-SELECT lives_ok($$SET LOCAL enrollment.events = on$$,
-	'a role granted SET ON PARAMETER enrollment.events turns events on');
+SELECT lives_ok($$SET LOCAL enrollment.events = off$$,
+	'a role granted SET ON PARAMETER enrollment.events turns events off');
 RESET ROLE;
 RESET enrollment.events;
 
