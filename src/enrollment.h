@@ -114,6 +114,10 @@ typedef struct EnumValues
 								 * transaction */
 } EnumValues;
 
+StaticAssertDecl(NUM_ENROLLMENT_STATUSES <= MAX_ENUM_LABELS &&
+				 NUM_EVENT_KINDS <= MAX_ENUM_LABELS,
+				 "MAX_ENUM_LABELS is too small");
+
 extern EnrollmentStatus StatusForAmounts(int64 amount_paid, int64 amount_due);
 extern EnrollmentStatus StatusAfterEvent(EventKind kind,
 										 EnrollmentStatus before,
