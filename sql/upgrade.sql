@@ -20,6 +20,16 @@ SELECT amount_paid FROM enrollment.apply_payment('user-4', 'course', 1);
 UNLISTEN enrollment_events;
 RESET enrollment.events;
 
+-- the C code of a 1.1 function, reached on 1.0, refuses (0A000)
+CREATE FUNCTION pg_temp.cancel_enrollment(text, text, text DEFAULT NULL)
+RETURNS enrollment.enrollments AS 'enrollment', 'cancel_enrollment' LANGUAGE C;
+SELECT status FROM pg_temp.cancel_enrollment('user-6', 'course');
+\set VERBOSITY sqlstate
+SELECT status FROM pg_temp.cancel_enrollment('user-6', 'course');
+\set VERBOSITY default
+DROP FUNCTION pg_temp.cancel_enrollment(text, text, text);
+SELECT status FROM enrollment.enrollments WHERE user_id = 'user-6';
+
 CREATE TEMP TABLE before_upgrade AS
 SELECT (SELECT string_agg(e::text, ';' ORDER BY user_id) FROM enrollment.enrollments e) AS enrollments,
 	   (SELECT string_agg((p.payment_id, p.user_id, p.course_id, p.amount, p.idempotency_key,
