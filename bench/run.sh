@@ -128,6 +128,8 @@ run_description() {
 ########################################################################
 
 RUN_NO=0
+# the contenders of both scenarios; hot adds batch
+CONTENDERS="naive plpgsql sql enrollment events"
 
 # The contender's enrollments and ledger, for the checks.
 tables_of() {	# tables_of CONTENDER -> "ENROLLMENTS LEDGER"
@@ -204,7 +206,7 @@ run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
 }
 
 throughput() {
-	local contenders_hot="naive plpgsql sql enrollment events"
+	local contenders_hot=$CONTENDERS
 	HAVE_BATCH=$(q -c "SELECT to_regprocedure('enrollment.apply_payments(jsonb)') IS NOT NULL")
 	if [ "$HAVE_BATCH" = t ]; then
 		contenders_hot="$contenders_hot batch"
@@ -216,15 +218,13 @@ throughput() {
 
 	log "warm-up: every contender once, 8 clients, 1 s"
 	local c rep sync scenario clients contenders
-	for c in naive plpgsql sql enrollment events; do
-		DURATION=1 run_one 0 off uniform 8 "$c"
-	done
+	for c in $CONTENDERS; do DURATION=1 run_one 0 off uniform 8 "$c"; done
 	for c in $contenders_hot; do DURATION=1 run_one 0 off hot 8 "$c"; done
 
 	for rep in $(seq 1 "$REPS"); do
 		for sync in on off; do
 			for scenario in uniform hot; do
-				contenders="naive plpgsql sql enrollment events"
+				contenders=$CONTENDERS
 				[ "$scenario" = hot ] && contenders=$contenders_hot
 				for clients in $CLIENTS; do
 					log "repetition $rep/$REPS: $scenario, synchronous_commit=$sync, $clients clients"
@@ -344,7 +344,7 @@ throughput_report() {
 	local scenario
 	for scenario in uniform hot; do
 		q -F ' ' -c "SELECT clients,
-		        $(for c in naive plpgsql sql enrollment events batch; do
+		        $(for c in $CONTENDERS batch; do
 			echo "coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY tps)
 			       FILTER (WHERE contender = '$c') * CASE WHEN '$c' = 'batch' THEN 100 ELSE 1 END)::text, 'NaN'),"
 		done) 0

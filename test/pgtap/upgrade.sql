@@ -1,7 +1,8 @@
 -- upgrade.sql: version 1.0 with data, updated to 1.1 in one transaction:
 -- every row kept, the invariants hold, the new objects are there, and the
--- functions work on the old rows, except for storing the new statuses.  Run by pg_prove as a superuser in a
--- database with pgtap and enrollment installed; everything is rolled back.
+-- functions work on the old rows, except for storing the new statuses.
+-- Run by pg_prove as a superuser in a database with pgtap and enrollment
+-- installed; everything is rolled back.
 BEGIN;
 SELECT plan(15);
 
