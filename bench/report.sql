@@ -57,6 +57,7 @@ SELECT format('| %s | %s | %s× | %s |',
               CASE m.what
                 WHEN 'enrollment' THEN 'enrollment.apply_payment(), no key'
                 WHEN 'enrollment_key' THEN 'enrollment.apply_payment(), with key'
+                WHEN 'enrollment_sql' THEN 'enrollment.apply_payment(), no key, table_access = sql'
                 WHEN 'plpgsql' THEN 'bench.apply_payment() (PL/pgSQL), no key'
                 WHEN 'plpgsql_key' THEN 'bench.apply_payment() (PL/pgSQL), with key'
                 WHEN 'floor' THEN 'floor: set-based UPDATE + INSERT, per row' END,
@@ -66,7 +67,8 @@ SELECT format('| %s | %s | %s× | %s |',
                    THEN round((m.us / p.us)::numeric, 2) || '×' ELSE '' END)
   FROM m
   JOIN m f ON f.what = 'floor'
-  LEFT JOIN m p ON p.what = replace(m.what, 'enrollment', 'plpgsql')
- ORDER BY array_position(ARRAY['enrollment', 'enrollment_key', 'plpgsql',
-                               'plpgsql_key', 'floor'], m.what);
+  LEFT JOIN m p ON p.what = CASE m.what WHEN 'enrollment_sql' THEN 'plpgsql'
+                             ELSE replace(m.what, 'enrollment', 'plpgsql') END
+ ORDER BY array_position(ARRAY['enrollment', 'enrollment_key', 'enrollment_sql',
+                               'plpgsql', 'plpgsql_key', 'floor'], m.what);
 SELECT '';

@@ -242,9 +242,10 @@ throughput() {
 ########################################################################
 
 # Time one statement inside a transaction: microseconds per call.
-time_statement() {	# time_statement CALLS SQL
+time_statement() {	# time_statement CALLS SQL [SETTING=VALUE]
 	q <<-EOF
 		BEGIN;
+		${3:+SET LOCAL $3;}
 		SELECT clock_timestamp() AS t0 \gset
 		$2 \g /dev/null
 		SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1e6 / $1, 2);
@@ -253,14 +254,18 @@ time_statement() {	# time_statement CALLS SQL
 }
 
 server_side() {
-	local n=$N_SERVER rep what sql us
+	local n=$N_SERVER rep what sql us setting
 	rm -f "$WORK/server_side.tsv"
 	for rep in $(seq 1 "$SERVER_REPS"); do
 		log "server-side cost per call, repetition $rep/$SERVER_REPS ($n calls each)"
-		for what in enrollment plpgsql enrollment_key plpgsql_key floor; do
+		for what in enrollment plpgsql enrollment_key plpgsql_key enrollment_sql floor; do
+			setting=
 			case "$what" in
 			enrollment) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
 			                   FROM generate_series(1, $n) i" ;;
+			enrollment_sql) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
+			                       FROM generate_series(1, $n) i"
+			                setting="enrollment.table_access = sql" ;;
 			plpgsql) sql="SELECT count(bench.apply_payment('s' || i, 'srv', 0.01))
 			                FROM generate_series(1, $n) i" ;;
 			enrollment_key) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01,
@@ -283,7 +288,7 @@ server_side() {
 			            SELECT user_id, course_id, 0.01, 'payment', amount_paid,
 			                   amount_due, status, updated_at, session_user FROM u" ;;
 			esac
-			us=$(time_statement "$n" "$sql")
+			us=$(time_statement "$n" "$sql" "$setting")
 			printf '%s\t%s\t%s\n' "$rep" "$what" "$us" >>"$WORK/server_side.tsv"
 			printf '  %-15s %8s us per call\n' "$what" "$us"
 		done
@@ -298,7 +303,7 @@ server_side() {
 	}
 	local bad
 	bad=$(q -c "SELECT string_agg(t, ', ') FROM (
-	    $(srv_check enrollment enrollment.enrollments enrollment.payments 2)
+	    $(srv_check enrollment enrollment.enrollments enrollment.payments 3)
 	    UNION
 	    $(srv_check plpgsql bench.pl_enrollments bench.pl_payments 2)
 	    UNION

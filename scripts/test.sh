@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # scripts/test.sh: the whole test suite.  Installs what is missing, builds
 # the extension warning-free, starts a throwaway server, and runs
-#   pg_regress (sql/, expected/), the isolation tester (test/isolation/),
-#   pgTAP through pg_prove (test/pgtap/), and the shell tests that print
-#   TAP lines: the static checks of the install script
+#   pg_regress (sql/, expected/), the isolation tester (test/isolation/) and
+#   pgTAP through pg_prove (test/pgtap/), twice: with payments reaching the
+#   tables directly (enrollment.table_access = auto, which is direct here)
+#   and through SQL statements (sql), which must behave the same; then the
+#   shell tests that print TAP lines: the static checks of the install script
 #   (test/install_script.sh), the pgbench concurrency check
 #   (test/concurrency.sh), the randomized bad-input run (test/fuzz.sh),
 #   pg_dump and pg_restore (test/dump_restore.sh), a fresh install against
 #   an updated one (test/upgrade.sh), and the short runs of the
-#   fault and failover tests (test/fault/), which start servers of their own.
+#   fault and failover tests (test/fault/; the fault test twice, direct and
+#   sql), which start servers of their own.
 # The last line is "N passed, N failed" over all of them; the exit status is
 # non-zero if anything failed.
 source "$(dirname "$0")/lib.sh"
 
 ensure_packages libpq-dev
 build_and_install
-start_cluster
+# pgTAP's scale_out.sql reads the statements that payments run
+start_cluster "shared_preload_libraries = 'pg_stat_statements'" \
+	"pg_stat_statements.track = all"
 
 LOG_DIR=$(mktemp -d /tmp/enrollment-test.XXXXXX)
 passed=0
@@ -40,33 +45,43 @@ count_tap() {		# count_tap LOG -> "PASSED FAILED"
 		"$(grep -cE '^ *not ok [0-9]' "$1" || true)"
 }
 
-echo "== pg_regress"
-rm -rf results output_iso regression.diffs regression.out
-make -s installcheck ISOLATION= >"$LOG_DIR/regress.log" 2>&1 || true
-grep -E '^test ' "$LOG_DIR/regress.log" || cat "$LOG_DIR/regress.log"
-[ -f regression.diffs ] && head -200 regression.diffs
-read -r p f < <(count_regress "$LOG_DIR/regress.log")
-[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1		# the suite did not run at all
-tally pg_regress "$p" "$f"
+# run_sql_suites ACCESS: pg_regress, the isolation tester and pgTAP, with
+# enrollment.table_access = ACCESS in every session
+run_sql_suites() {
+	local access=$1 status=0
+	export PGOPTIONS="-c enrollment.table_access=$access"
 
-echo "== isolation"
-make -s installcheck REGRESS= >"$LOG_DIR/isolation.log" 2>&1 || true
-grep -E '^test ' "$LOG_DIR/isolation.log" || cat "$LOG_DIR/isolation.log"
-[ -f output_iso/regression.diffs ] && head -200 output_iso/regression.diffs
-read -r p f < <(count_regress "$LOG_DIR/isolation.log")
-[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
-tally isolation "$p" "$f"
+	echo "== pg_regress ($access)"
+	rm -rf results output_iso regression.diffs regression.out
+	make -s installcheck ISOLATION= >"$LOG_DIR/regress.log" 2>&1 || true
+	grep -E '^test ' "$LOG_DIR/regress.log" || cat "$LOG_DIR/regress.log"
+	[ -f regression.diffs ] && head -200 regression.diffs
+	read -r p f < <(count_regress "$LOG_DIR/regress.log")
+	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1		# the suite did not run at all
+	tally "pg_regress ($access)" "$p" "$f"
 
-echo "== pgTAP"
-createdb enrollment_tap
-psql -X -q -d enrollment_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION enrollment"
-status=0
-pg_prove -v -d enrollment_tap test/pgtap/*.sql >"$LOG_DIR/pgtap.log" 2>&1 || status=$?
-grep -vE '^ *ok [0-9]' "$LOG_DIR/pgtap.log" || true
-read -r p f < <(count_tap "$LOG_DIR/pgtap.log")
-[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1	# a file died without a "not ok"
-tally pgTAP "$p" "$f"
-dropdb enrollment_tap
+	echo "== isolation ($access)"
+	make -s installcheck REGRESS= >"$LOG_DIR/isolation.log" 2>&1 || true
+	grep -E '^test ' "$LOG_DIR/isolation.log" || cat "$LOG_DIR/isolation.log"
+	[ -f output_iso/regression.diffs ] && head -200 output_iso/regression.diffs
+	read -r p f < <(count_regress "$LOG_DIR/isolation.log")
+	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+	tally "isolation ($access)" "$p" "$f"
+
+	echo "== pgTAP ($access)"
+	createdb enrollment_tap
+	psql -X -q -d enrollment_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION enrollment"
+	pg_prove -v -d enrollment_tap test/pgtap/*.sql >"$LOG_DIR/pgtap.log" 2>&1 || status=$?
+	grep -vE '^ *ok [0-9]' "$LOG_DIR/pgtap.log" || true
+	read -r p f < <(count_tap "$LOG_DIR/pgtap.log")
+	[ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1	# a file died without a "not ok"
+	tally "pgTAP ($access)" "$p" "$f"
+	dropdb enrollment_tap
+	unset PGOPTIONS
+}
+
+run_sql_suites auto
+run_sql_suites sql
 
 # run_tap_suite NAME COMMAND...: a shell test that prints TAP lines
 run_tap_suite() {
@@ -86,6 +101,8 @@ run_tap_suite fuzz bash test/fuzz.sh
 run_tap_suite dump_restore bash test/dump_restore.sh
 run_tap_suite upgrade bash test/upgrade.sh
 run_tap_suite fault bash test/fault/fault.sh
+run_tap_suite fault_sql env PGOPTIONS="-c enrollment.table_access=sql" \
+	bash test/fault/fault.sh
 run_tap_suite failover bash test/fault/failover.sh
 
 if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then

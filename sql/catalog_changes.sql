@@ -106,6 +106,27 @@ DROP FUNCTION test_skip();
 SELECT amount_paid, (SELECT count(*) FROM enrollment.payments WHERE user_id = 'pia')
   FROM enrollment.enrollments WHERE user_id = 'pia';
 
+-- an error raised under a payment reads the same whether the payment
+-- reaches the tables directly or through SQL statements: its CONTEXT names
+-- the trigger and the batch item, never the extension's own statements
+CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'payments of % need approval', NEW.amount
+		USING ERRCODE = 'P0001';
+END
+$$;
+CREATE TRIGGER test_refuse BEFORE INSERT ON enrollment.payments
+	FOR EACH ROW EXECUTE FUNCTION test_refuse();
+SET enrollment.table_access = direct;
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 7);
+SELECT amount FROM enrollment.apply_payments('[{"user_id": "pia", "course_id": "c1", "amount": 7}]');
+SET enrollment.table_access = sql;
+SELECT amount FROM enrollment.apply_payment('pia', 'c1', 7);
+SELECT amount FROM enrollment.apply_payments('[{"user_id": "pia", "course_id": "c1", "amount": 7}]');
+RESET enrollment.table_access;
+DROP TRIGGER test_refuse ON enrollment.payments;
+DROP FUNCTION test_refuse();
+
 -- CHECK constraints added NOT VALID hold for the rows a payment writes
 ALTER TABLE enrollment.enrollments
 	ADD CONSTRAINT test_paid_cap CHECK (amount_paid <= 20) NOT VALID;

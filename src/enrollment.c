@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "executor/executor.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 PG_MODULE_MAGIC;
@@ -26,7 +27,9 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	DefineTableAccessSetting();
 	DefineEventSettings();
+	MarkGUCPrefixReserved("enrollment");
 }
 
 /*
@@ -103,7 +106,7 @@ PaymentResult(FunctionCallInfo fcinfo, const PaymentRequest *request)
  * return the enrollment as it is afterwards.
  */
 static Datum
-EnrollmentAfter(const PaymentRequest *request)
+EnrollmentAfter(FunctionCallInfo fcinfo, const PaymentRequest *request)
 {
 	PaymentTables tables;
 	LedgerEntry entry;
@@ -113,7 +116,11 @@ EnrollmentAfter(const PaymentRequest *request)
 	OpenPaymentTables(&tables);
 	ApplyPaymentRequest(&tables, request, &entry);
 	/* the row EndEnrollmentRun() wrote, copied to this memory context */
-	result = ExecFetchSlotHeapTupleDatum(tables.new_enrollment_slot);
+	if (tables.by_sql)
+		result = ResultFromSPIRow(fcinfo, tables.updated_row,
+								  tables.updated_row_desc, CurrentMemoryContext);
+	else
+		result = ExecFetchSlotHeapTupleDatum(tables.new_enrollment_slot);
 	ClosePaymentTables(&tables);
 	return result;
 }
@@ -170,7 +177,8 @@ InsertEnrollment(FunctionCallInfo fcinfo, text *user_id, text *course_id,
 	else
 		nulls[8] = 'n';
 
-	if (ExecuteSavedPlan(plan, values, nulls, SPI_OK_INSERT_RETURNING) == 0)
+	if (ExecuteSavedPlan(plan, values, nulls, false,
+						 SPI_OK_INSERT_RETURNING) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_ENROLLMENT_EXISTS),
 				 errmsg("enrollment already exists"),
@@ -286,7 +294,7 @@ cancel_enrollment(PG_FUNCTION_ARGS)
 	request.course_id = IdentifierArgument(fcinfo, 1, "course_id");
 	request.reason = ReasonArgument(fcinfo, 2);
 
-	PG_RETURN_DATUM(EnrollmentAfter(&request));
+	PG_RETURN_DATUM(EnrollmentAfter(fcinfo, &request));
 }
 
 /*
@@ -307,7 +315,7 @@ change_price(PG_FUNCTION_ARGS)
 	request.amount_argname = "new_price";
 	request.reason = ReasonArgument(fcinfo, 3);
 
-	PG_RETURN_DATUM(EnrollmentAfter(&request));
+	PG_RETURN_DATUM(EnrollmentAfter(fcinfo, &request));
 }
 
 /*
@@ -344,7 +352,7 @@ import_enrollment(PG_FUNCTION_ARGS)
 
 	(void) InsertEnrollment(fcinfo, request.user_id, request.course_id, price,
 							currency_code, enrolled_at, GetCurrentTimestamp());
-	PG_RETURN_DATUM(EnrollmentAfter(&request));
+	PG_RETURN_DATUM(EnrollmentAfter(fcinfo, &request));
 }
 
 /*
@@ -373,7 +381,7 @@ history(PG_FUNCTION_ARGS)
 			  "   AND p.course_id OPERATOR(pg_catalog.=) $2"
 			  " ORDER BY p.payment_id",
 			  2, argtypes);
-	ExecuteSavedPlan(plan, values, NULL, SPI_OK_SELECT);
+	ExecuteSavedPlan(plan, values, NULL, true, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;

@@ -136,9 +136,12 @@ extern void ConnectSPI(void);
 extern SPIPlanPtr SavedPlan(SPIPlanPtr *cache, const char *sql,
 							int nargs, Oid *argtypes);
 extern int	ExecuteSavedPlan(SPIPlanPtr plan, Datum *values, const char *nulls,
-							 int expected_result);
+							 bool read_only, int expected_result);
 
-/* relations.c: the tables, opened for direct access */
+/*
+ * relations.c: the tables, opened for direct access, or reached through
+ * SQL statements (enrollment.table_access)
+ */
 
 /* What the payment path needs to know of the catalogs. */
 typedef struct EnrollmentCatalog
@@ -212,7 +215,13 @@ typedef struct PaymentTables
 	EPQState	epqstate;
 	Datum		created_by;		/* session user, as name */
 	ColumnDefaults ledger_defaults;
+	bool		by_sql;			/* through SQL statements: nothing above is
+								 * open but the catalog and created_by */
+	HeapTuple	updated_row;	/* by_sql: the enrollment as last updated */
+	TupleDesc	updated_row_desc;
 } PaymentTables;
+
+extern void DefineTableAccessSetting(void);
 
 extern void OpenPaymentTables(PaymentTables *tables);
 extern void ClosePaymentTables(PaymentTables *tables);
@@ -236,6 +245,8 @@ typedef struct LockedEnrollment
 	bool		changed;		/* amounts to write back */
 	bool		first_payment;	/* no payment of the run applied yet */
 	TimestampTz updated_at;		/* time of the last payment */
+	text	   *user_id;		/* the key, as LockEnrollment was given it */
+	text	   *course_id;
 } LockedEnrollment;
 
 extern void LockEnrollment(PaymentTables *tables, text *user_id,

@@ -50,7 +50,6 @@ DefineEventSettings(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-	MarkGUCPrefixReserved("enrollment");
 }
 
 static void

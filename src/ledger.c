@@ -12,14 +12,17 @@
  * wrote and returns it instead of paying again.
  * The ledger is never updated, deleted or truncated: a statement trigger
  * refuses that, whoever asks (23E05).  Rows are written as relations.c
- * describes, without SQL; columns a DBA added get their defaults.
+ * describes: directly, or through SQL (SELECT, and INSERT ... ON CONFLICT
+ * DO NOTHING); columns a DBA added get their defaults either way.
  *
  *-------------------------------------------------------------------------
  */
 #include "enrollment.h"
 
+#include "access/htup_details.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -31,6 +34,39 @@
 #include "utils/timestamp.h"
 
 /*
+ * The payment_result columns that a ledger row gives, in the order of
+ * LEDGER_ENTRY_COLUMNS, the ledger's columns that SQL statements return.
+ */
+static const int result_columns[] = {
+	RESULT_PAYMENT_ID, RESULT_USER_ID, RESULT_COURSE_ID, RESULT_AMOUNT,
+	RESULT_AMOUNT_PAID, RESULT_AMOUNT_DUE, RESULT_STATUS, RESULT_CREATED_AT
+};
+
+#define LEDGER_ENTRY_COLUMNS \
+	"payment_id, user_id, course_id, amount, amount_paid_after," \
+	" amount_due_after, status_after, created_at"
+
+static void ReportSkippedLedgerRow(void) pg_attribute_noreturn();
+
+static void
+ReportSkippedLedgerRow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+			 errmsg("a trigger on enrollment.payments skipped a ledger row")));
+}
+
+/*
+ * The event kind of a ledger row, from its kind column (version 1.1).
+ */
+static EventKind
+EntryKind(const EnrollmentCatalog *catalog, Datum kind, bool isnull)
+{
+	return (EventKind) EnumIndex(&catalog->event_kind_values, kind, isnull,
+								 "ledger row has an unknown kind");
+}
+
+/*
  * The payment_result columns of a ledger row found in slot.
  */
 static void
@@ -38,10 +74,6 @@ EntryFromLedgerRow(PaymentTables *tables, TupleTableSlot *slot,
 				   LedgerEntry *entry)
 {
 	const EnrollmentCatalog *catalog = &tables->catalog;
-	static const int result_columns[] = {
-		RESULT_PAYMENT_ID, RESULT_USER_ID, RESULT_COURSE_ID, RESULT_AMOUNT,
-		RESULT_AMOUNT_PAID, RESULT_AMOUNT_DUE, RESULT_STATUS, RESULT_CREATED_AT
-	};
 	AttrNumber	ledger_columns[] = {
 		catalog->payment.payment_id, catalog->payment.user_id,
 		catalog->payment.course_id, catalog->payment.amount,
@@ -61,10 +93,68 @@ EntryFromLedgerRow(PaymentTables *tables, TupleTableSlot *slot,
 		bool		isnull;
 		Datum		kind = slot_getattr(slot, catalog->payment.kind, &isnull);
 
-		entry->kind = (EventKind) EnumIndex(&catalog->event_kind_values,
-											kind, isnull,
-											"ledger row has an unknown kind");
+		entry->kind = EntryKind(catalog, kind, isnull);
 	}
+}
+
+/*
+ * The payment_result columns of the ledger row that the last SQL
+ * statement returned (LEDGER_ENTRY_COLUMNS, then kind from version 1.1),
+ * copied to the current memory context.
+ */
+static void
+EntryFromReturnedRow(PaymentTables *tables, LedgerEntry *entry)
+{
+	HeapTuple	row = heap_copytuple(SPI_tuptable->vals[0]);
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	Datum		columns[lengthof(result_columns) + 1];
+	bool		nulls[lengthof(result_columns) + 1];
+
+	Assert(desc->natts <= (int) lengthof(columns));
+	heap_deform_tuple(row, desc, columns, nulls);
+	for (int i = 0; i < (int) lengthof(result_columns); i++)
+	{
+		entry->values[result_columns[i]] = columns[i];
+		entry->nulls[result_columns[i]] = nulls[i];
+	}
+	entry->values[RESULT_REPLAYED] = BoolGetDatum(true);
+	entry->nulls[RESULT_REPLAYED] = false;
+	if (desc->natts > (int) lengthof(result_columns))
+		entry->kind = EntryKind(&tables->catalog,
+								columns[lengthof(result_columns)],
+								nulls[lengthof(result_columns)]);
+	else
+		entry->kind = EVENT_PAYMENT;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * LedgerFindKey() in SQL.  A plain SELECT does not wait for a transaction
+ * inserting the key; it is only asked once the enrollment is locked, and a
+ * retry of the same call waits for that lock.
+ */
+static bool
+LedgerFindKeyBySQL(PaymentTables *tables, text *user_id,
+				   text *idempotency_key, LedgerEntry *entry)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};	/* without, with kind */
+	bool		has_kind = tables->catalog.payment.kind != InvalidAttrNumber;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(idempotency_key)};
+
+	SavedPlan(&plans[has_kind],
+			  has_kind ?
+			  "SELECT " LEDGER_ENTRY_COLUMNS ", kind FROM enrollment.payments"
+			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
+			  " AND idempotency_key OPERATOR(pg_catalog.=) $2" :
+			  "SELECT " LEDGER_ENTRY_COLUMNS " FROM enrollment.payments"
+			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
+			  " AND idempotency_key OPERATOR(pg_catalog.=) $2",
+			  2, argtypes);
+	if (ExecuteSavedPlan(plans[has_kind], key, NULL, false, SPI_OK_SELECT) == 0)
+		return false;
+	EntryFromReturnedRow(tables, entry);
+	return true;
 }
 
 /*
@@ -98,6 +188,9 @@ LedgerFindKey(PaymentTables *tables, text *user_id, text *idempotency_key,
 	const EnrollmentCatalog *catalog = &tables->catalog;
 	TupleTableSlot *probe = tables->new_payment_slot;
 	ItemPointerData holder;
+
+	if (tables->by_sql)
+		return LedgerFindKeyBySQL(tables, user_id, idempotency_key, entry);
 
 	/* a row with just the key's columns, to probe the unique index */
 	ExecClearTuple(probe);
@@ -142,9 +235,7 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 
 	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
 		!ExecBRInsertTriggers(estate, rri, slot))
-		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("a trigger on enrollment.payments skipped a ledger row")));
+		ReportSkippedLedgerRow();
 	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
 		ExecComputeStoredGenerated(rri, estate, slot, CMD_INSERT);
 	ExecConstraints(rri, slot, estate);
@@ -194,6 +285,77 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 }
 
 /*
+ * LedgerAppend() in SQL: INSERT ... ON CONFLICT DO NOTHING RETURNING.  An
+ * insert that returns nothing either lost its key to an earlier row, which
+ * is then looked up, or was skipped by a BEFORE ROW trigger.
+ */
+static bool
+LedgerAppendBySQL(PaymentTables *tables, const NewPayment *payment,
+				  LedgerEntry *entry)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};	/* without, with kind */
+	bool		has_kind = tables->catalog.payment.kind != InvalidAttrNumber;
+	Oid			argtypes[11] = {TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
+		NUMERICOID, NUMERICOID, TEXTOID, TIMESTAMPTZOID, NAMEOID, TEXTOID,
+	TEXTOID};
+	Datum		values[11];
+	char		nulls[11] = "           ";
+
+	SavedPlan(&plans[has_kind],
+			  has_kind ?
+			  "INSERT INTO enrollment.payments"
+			  " (user_id, course_id, amount, idempotency_key, amount_paid_after,"
+			  " amount_due_after, status_after, created_at, created_by, kind,"
+			  " reason)"
+			  " VALUES ($1, $2, $3, $4, $5, $6,"
+			  " CAST($7 AS enrollment.payment_status), $8, $9,"
+			  " CAST($10 AS enrollment.event_kind), $11)"
+			  " ON CONFLICT (user_id, idempotency_key) DO NOTHING"
+			  " RETURNING " LEDGER_ENTRY_COLUMNS ", kind" :
+			  "INSERT INTO enrollment.payments"
+			  " (user_id, course_id, amount, idempotency_key, amount_paid_after,"
+			  " amount_due_after, status_after, created_at, created_by)"
+			  " VALUES ($1, $2, $3, $4, $5, $6,"
+			  " CAST($7 AS enrollment.payment_status), $8, $9)"
+			  " ON CONFLICT (user_id, idempotency_key) DO NOTHING"
+			  " RETURNING " LEDGER_ENTRY_COLUMNS,
+			  has_kind ? 11 : 9, argtypes);
+
+	values[0] = PointerGetDatum(payment->user_id);
+	values[1] = PointerGetDatum(payment->course_id);
+	values[2] = NumericGetDatum(MinorUnitsToNumeric(payment->amount,
+													payment->currency));
+	values[3] = PointerGetDatum(payment->idempotency_key);
+	if (payment->idempotency_key == NULL)
+		nulls[3] = 'n';
+	values[4] = NumericGetDatum(MinorUnitsToNumeric(payment->amount_paid_after,
+													payment->currency));
+	values[5] = NumericGetDatum(MinorUnitsToNumeric(payment->amount_due_after,
+													payment->currency));
+	values[6] = CStringGetTextDatum(StatusLabel(payment->status_after));
+	values[7] = TimestampTzGetDatum(payment->created_at);
+	values[8] = tables->created_by;
+	values[9] = CStringGetTextDatum(EventKindLabel(payment->kind));
+	values[10] = PointerGetDatum(payment->reason);
+	if (payment->reason == NULL)
+		nulls[10] = 'n';
+
+	if (ExecuteSavedPlan(plans[has_kind], values, nulls, false,
+						 SPI_OK_INSERT_RETURNING) == 0)
+	{
+		if (payment->idempotency_key == NULL ||
+			!LedgerFindKeyBySQL(tables, payment->user_id,
+								payment->idempotency_key, entry))
+			ReportSkippedLedgerRow();
+		return false;
+	}
+	EntryFromReturnedRow(tables, entry);
+	entry->values[RESULT_REPLAYED] = BoolGetDatum(false);
+	entry->kind = payment->kind;
+	return true;
+}
+
+/*
  * Append a payment to the ledger and describe it in *entry.  Returns
  * false, writing nothing, if its idempotency key is taken; *entry then
  * describes the ledger row that holds the key, as a replay.
@@ -204,8 +366,21 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 {
 	const EnrollmentCatalog *catalog = &tables->catalog;
 	TupleTableSlot *slot = tables->new_payment_slot;
-	int			natts = slot->tts_tupleDescriptor->natts;
+	int			natts;
+	Oid			status_after;
 
+	/* raises if the installed version lacks the status or the kind */
+	status_after = EnumValueOf(&catalog->status_values, payment->status_after,
+							   StatusLabel(payment->status_after));
+	if (catalog->payment.kind == InvalidAttrNumber &&
+		payment->kind != EVENT_PAYMENT)
+		(void) EnumValueOf(&catalog->event_kind_values, payment->kind,
+						   EventKindLabel(payment->kind));	/* raises */
+
+	if (tables->by_sql)
+		return LedgerAppendBySQL(tables, payment, entry);
+
+	natts = slot->tts_tupleDescriptor->natts;
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, natts * sizeof(bool));
 
@@ -227,10 +402,7 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 	SET_COLUMN(catalog->payment.amount_due_after,
 			   NumericGetDatum(MinorUnitsToNumeric(payment->amount_due_after,
 												   payment->currency)));
-	SET_COLUMN(catalog->payment.status_after,
-			   ObjectIdGetDatum(EnumValueOf(&catalog->status_values,
-											payment->status_after,
-											StatusLabel(payment->status_after))));
+	SET_COLUMN(catalog->payment.status_after, ObjectIdGetDatum(status_after));
 	SET_COLUMN(catalog->payment.created_at,
 			   TimestampTzGetDatum(payment->created_at));
 	SET_COLUMN(catalog->payment.created_by, tables->created_by);
@@ -239,9 +411,6 @@ LedgerAppend(PaymentTables *tables, const NewPayment *payment,
 				   ObjectIdGetDatum(EnumValueOf(&catalog->event_kind_values,
 												payment->kind,
 												EventKindLabel(payment->kind))));
-	else if (payment->kind != EVENT_PAYMENT)
-		(void) EnumValueOf(&catalog->event_kind_values, payment->kind,
-						   EventKindLabel(payment->kind));	/* raises */
 	if (payment->reason != NULL && catalog->payment.reason != InvalidAttrNumber)
 		SET_COLUMN(catalog->payment.reason, PointerGetDatum(payment->reason));
 #undef SET_COLUMN

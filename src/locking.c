@@ -10,15 +10,18 @@
  * Waiting obeys the session's lock_timeout (55P03).  Under READ COMMITTED
  * the lock follows the row to its newest version; under REPEATABLE READ or
  * SERIALIZABLE a row changed since the snapshot raises 40001, as SELECT
- * ... FOR NO KEY UPDATE does.
+ * ... FOR NO KEY UPDATE does; through SQL (relations.c), it is that
+ * SELECT, and the write-back an UPDATE.
  *
  *-------------------------------------------------------------------------
  */
 #include "enrollment.h"
 
+#include "access/htup_details.h"
 #include "access/tableam.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -45,38 +48,138 @@ Column(TupleTableSlot *slot, AttrNumber attnum)
 	return value;
 }
 
+static void ReportEnrollmentNotFound(text *user_id, text *course_id) pg_attribute_noreturn();
+static void ReportUnknownCurrency(Datum code) pg_attribute_noreturn();
+static void ReportSkippedUpdate(const LockedEnrollment *enrollment) pg_attribute_noreturn();
+
+static void
+ReportEnrollmentNotFound(text *user_id, text *course_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_ENROLLMENT_NOT_FOUND),
+			 errmsg("enrollment does not exist"),
+			 errdetail("User \"%s\" is not enrolled in course \"%s\".",
+					   text_to_cstring(user_id), text_to_cstring(course_id)),
+			 errhint("Create it with enrollment.enroll().")));
+}
+
+static void
+ReportUnknownCurrency(Datum code)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("enrollment has unknown currency \"%s\"",
+					TextDatumGetCString(code))));
+}
+
+static void
+ReportSkippedUpdate(const LockedEnrollment *enrollment)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+			 errmsg("a trigger on enrollment.enrollments skipped the update of an enrollment"),
+			 errdetail("A BEFORE UPDATE trigger returned NULL for user \"%s\", course \"%s\".",
+					   text_to_cstring(enrollment->user_id),
+					   text_to_cstring(enrollment->course_id))));
+}
+
 /*
- * Read the currency of the locked enrollment.
+ * Read the columns of the locked enrollment into *enrollment.
  */
 static void
-ReadCurrency(PaymentTables *tables, Datum code, Currency *currency)
+ReadEnrollment(const EnrollmentCatalog *catalog, Datum currency_code,
+			   int minor_unit, Datum price, Datum amount_paid,
+			   Datum amount_due, Datum status, LockedEnrollment *enrollment)
+{
+	Currency   *currency = &enrollment->currency;
+
+	InitCurrency(currency, TextDatumGetCString(currency_code), minor_unit);
+	enrollment->price = StoredAmountToMinorUnits(DatumGetNumeric(price),
+												 currency, "price");
+	enrollment->amount_paid = StoredAmountToMinorUnits(DatumGetNumeric(amount_paid),
+													   currency, "amount_paid");
+	enrollment->amount_due = StoredAmountToMinorUnits(DatumGetNumeric(amount_due),
+													  currency, "amount_due");
+	enrollment->status = (EnrollmentStatus)
+		EnumIndex(&catalog->status_values, status, false,
+				  "enrollment has an unknown status");
+}
+
+/*
+ * The minor unit of a currency, read directly.
+ */
+static int
+CurrencyMinorUnit(PaymentTables *tables, Datum code)
 {
 	if (!FindRowByTextKey(tables->currencies, tables->currencies_pkey,
 						  GetActiveSnapshot(), 1, &code, tables->currency_slot))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("enrollment has unknown currency \"%s\"",
-						TextDatumGetCString(code))));
-	InitCurrency(currency, TextDatumGetCString(code),
-				 DatumGetInt16(Column(tables->currency_slot,
-									  tables->catalog.currency_minor_unit)));
+		ReportUnknownCurrency(code);
+	return DatumGetInt16(Column(tables->currency_slot,
+								tables->catalog.currency_minor_unit));
+}
+
+/*
+ * LockEnrollment() in SQL: SELECT ... FOR NO KEY UPDATE, which waits,
+ * follows the row to its newest version and raises 40001 as the direct
+ * way does.
+ */
+static void
+LockEnrollmentBySQL(PaymentTables *tables, text *user_id, text *course_id,
+					LockedEnrollment *enrollment)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(course_id)};
+	Datum		columns[6];
+	bool		nulls[6];
+
+	SavedPlan(&plan,
+			  "SELECT e.currency, c.minor_unit, e.price, e.amount_paid,"
+			  " e.amount_due, e.status"
+			  " FROM enrollment.enrollments e"
+			  " LEFT JOIN enrollment.currencies c"
+			  " ON c.code OPERATOR(pg_catalog.=) e.currency"
+			  " WHERE e.user_id OPERATOR(pg_catalog.=) $1"
+			  " AND e.course_id OPERATOR(pg_catalog.=) $2"
+			  " FOR NO KEY UPDATE OF e",
+			  2, argtypes);
+	if (ExecuteSavedPlan(plan, key, NULL, false, SPI_OK_SELECT) == 0)
+		ReportEnrollmentNotFound(user_id, course_id);
+	heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+					  columns, nulls);
+	if (nulls[1])
+		ReportUnknownCurrency(columns[0]);
+	ReadEnrollment(&tables->catalog, columns[0], DatumGetInt16(columns[1]),
+				   columns[2], columns[3], columns[4], columns[5], enrollment);
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
  * Lock the enrollment (user_id, course_id), keep it in
- * tables->enrollment_slot and read its amounts into *enrollment; raise
- * 23E02 if it does not exist.  Call it inside a payment step; the step's
- * snapshot afterwards sees what the transactions it waited for committed.
+ * tables->enrollment_slot (unless by SQL) and read its amounts into
+ * *enrollment; raise 23E02 if it does not exist.  Call it inside a payment
+ * step; the step's snapshot afterwards sees what the transactions it
+ * waited for committed.
  */
 void
 LockEnrollment(PaymentTables *tables, text *user_id, text *course_id,
 			   LockedEnrollment *enrollment)
 {
-	Relation	rel = tables->enrollments->ri_RelationDesc;
+	Relation	rel;
 	TupleTableSlot *slot = tables->enrollment_slot;
 	const EnrollmentCatalog *catalog = &tables->catalog;
 	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(course_id)};
+	Datum		currency;
 
+	enrollment->user_id = user_id;
+	enrollment->course_id = course_id;
+	if (tables->by_sql)
+	{
+		LockEnrollmentBySQL(tables, user_id, course_id, enrollment);
+		return;
+	}
+
+	rel = tables->enrollments->ri_RelationDesc;
 	for (;;)
 	{
 		TM_FailureData tmfd;
@@ -85,13 +188,7 @@ LockEnrollment(PaymentTables *tables, text *user_id, text *course_id,
 		CHECK_FOR_INTERRUPTS();
 		if (!FindRowByTextKey(rel, tables->enrollments_pkey, GetActiveSnapshot(),
 							  2, key, slot))
-			ereport(ERROR,
-					(errcode(ERRCODE_ENROLLMENT_NOT_FOUND),
-					 errmsg("enrollment does not exist"),
-					 errdetail("User \"%s\" is not enrolled in course \"%s\".",
-							   text_to_cstring(user_id),
-							   text_to_cstring(course_id)),
-					 errhint("Create it with enrollment.enroll().")));
+			ReportEnrollmentNotFound(user_id, course_id);
 
 		result = table_tuple_lock(rel, &slot->tts_tid, GetActiveSnapshot(), slot,
 								  tables->estate->es_output_cid,
@@ -123,21 +220,61 @@ LockEnrollment(PaymentTables *tables, text *user_id, text *course_id,
 	}
 	RefreshPaymentSnapshot(tables);
 
-	ReadCurrency(tables, Column(slot, catalog->enrollment.currency),
-				 &enrollment->currency);
-	enrollment->price =
-		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.price)),
-								 &enrollment->currency, "price");
-	enrollment->amount_paid =
-		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.amount_paid)),
-								 &enrollment->currency, "amount_paid");
-	enrollment->amount_due =
-		StoredAmountToMinorUnits(DatumGetNumeric(Column(slot, catalog->enrollment.amount_due)),
-								 &enrollment->currency, "amount_due");
-	enrollment->status = (EnrollmentStatus)
-		EnumIndex(&catalog->status_values,
-				  Column(slot, catalog->enrollment.status), false,
-				  "enrollment has an unknown status");
+	currency = Column(slot, catalog->enrollment.currency);
+	ReadEnrollment(catalog, currency, CurrencyMinorUnit(tables, currency),
+				   Column(slot, catalog->enrollment.price),
+				   Column(slot, catalog->enrollment.amount_paid),
+				   Column(slot, catalog->enrollment.amount_due),
+				   Column(slot, catalog->enrollment.status), enrollment);
+}
+
+/*
+ * StoreEnrollmentAmounts() in SQL.  The updated row is kept for
+ * functions that return it.
+ */
+static void
+StoreEnrollmentAmountsBySQL(PaymentTables *tables,
+							const LockedEnrollment *enrollment,
+							TimestampTz updated_at)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
+	NUMERICOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	char		nulls[7] = "       ";
+	const Currency *currency = &enrollment->currency;
+
+	SavedPlan(&plan,
+			  "UPDATE enrollment.enrollments"
+			  " SET price = COALESCE($3, price), amount_paid = $4,"
+			  " amount_due = $5, status = CAST($6 AS enrollment.payment_status),"
+			  " updated_at = $7,"
+			  " paid_at = CASE WHEN $6 OPERATOR(pg_catalog.=) 'paid'"
+			  " THEN COALESCE(paid_at, $7) END"
+			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
+			  " AND course_id OPERATOR(pg_catalog.=) $2"
+			  " RETURNING *",
+			  7, argtypes);
+	values[0] = PointerGetDatum(enrollment->user_id);
+	values[1] = PointerGetDatum(enrollment->course_id);
+	if (enrollment->price_changed)
+		values[2] = NumericGetDatum(MinorUnitsToNumeric(enrollment->price,
+														currency));
+	else
+		nulls[2] = 'n';
+	values[3] = NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_paid,
+													currency));
+	values[4] = NumericGetDatum(MinorUnitsToNumeric(enrollment->amount_due,
+													currency));
+	values[5] = CStringGetTextDatum(StatusLabel(enrollment->status));
+	values[6] = TimestampTzGetDatum(updated_at);
+	if (ExecuteSavedPlan(plan, values, nulls, false,
+						 SPI_OK_UPDATE_RETURNING) == 0)
+		ReportSkippedUpdate(enrollment);
+
+	tables->updated_row = heap_copytuple(SPI_tuptable->vals[0]);
+	tables->updated_row_desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
@@ -153,8 +290,15 @@ StoreEnrollmentAmounts(PaymentTables *tables,
 	TupleTableSlot *old = tables->enrollment_slot;
 	TupleTableSlot *new = tables->new_enrollment_slot;
 	const EnrollmentCatalog *catalog = &tables->catalog;
-	int			natts = old->tts_tupleDescriptor->natts;
+	int			natts;
 
+	if (tables->by_sql)
+	{
+		StoreEnrollmentAmountsBySQL(tables, enrollment, updated_at);
+		return;
+	}
+
+	natts = old->tts_tupleDescriptor->natts;
 	slot_getallattrs(old);
 	ExecClearTuple(new);
 	memcpy(new->tts_values, old->tts_values, natts * sizeof(Datum));
@@ -189,10 +333,5 @@ StoreEnrollmentAmounts(PaymentTables *tables,
 	ExecSimpleRelationUpdate(tables->enrollments, tables->estate,
 							 &tables->epqstate, old, new);
 	if (!ItemPointerIsValid(&new->tts_tid))
-		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("a trigger on enrollment.enrollments skipped the update of an enrollment"),
-				 errdetail("A BEFORE UPDATE trigger returned NULL for user \"%s\", course \"%s\".",
-						   TextDatumGetCString(Column(old, catalog->enrollment.user_id)),
-						   TextDatumGetCString(Column(old, catalog->enrollment.course_id)))));
+		ReportSkippedUpdate(enrollment);
 }

@@ -191,7 +191,7 @@ LookupCurrency(const char *code, Currency *currency)
 			  " WHERE code OPERATOR(pg_catalog.=) $1",
 			  1, argtypes);
 	values[0] = CStringGetTextDatum(code);
-	if (ExecuteSavedPlan(plan, values, NULL, SPI_OK_SELECT) == 0)
+	if (ExecuteSavedPlan(plan, values, NULL, true, SPI_OK_SELECT) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_ENROLLMENT_INVALID_CURRENCY),
 				 errmsg("unknown currency \"%s\"", code),

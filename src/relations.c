@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * relations.c
- *	  The extension's tables, opened for direct access by the payment path.
+ *	  The extension's tables, opened for direct access by the payment path,
+ *	  or reached through SQL statements where enrollment.table_access says so.
  *
- * Payments do not go through SQL statements: they find, lock, update and
+ * Payments need not go through SQL statements: they find, lock, update and
  * insert rows with PostgreSQL's index and table access methods, as the
  * logical replication apply worker does, so that a payment costs about
  * what the bare UPDATE and INSERT cost.  The executor's own routines still
@@ -26,6 +27,15 @@
  * is pulled from under a running call.  Everything else lives for one
  * call.
  *
+ * Where the tables are not what they seem, direct access would read and
+ * write the wrong rows: under Citus, the tables on each node are empty
+ * shells and a user's rows live in a shard.  There the payment path runs
+ * SQL statements instead (saved plans, plans.c), which Citus routes by
+ * their user_id; locking.c and ledger.c hold both ways, which behave the
+ * same.  enrollment.table_access chooses: direct, sql, or auto (the
+ * default), which is sql when the citus extension is installed in the
+ * database, as seen when the catalog was last looked up.
+ *
  *-------------------------------------------------------------------------
  */
 #include "enrollment.h"
@@ -44,6 +54,7 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -53,6 +64,7 @@
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -64,6 +76,42 @@
 static EnrollmentCatalog catalog;
 static bool catalog_valid = false;
 static bool callbacks_registered = false;
+static bool citus_installed = false;	/* when the catalog was built */
+
+/* enrollment.table_access: how payments reach the tables */
+typedef enum TableAccess
+{
+	TABLE_ACCESS_AUTO,
+	TABLE_ACCESS_DIRECT,
+	TABLE_ACCESS_SQL
+} TableAccess;
+
+static const struct config_enum_entry table_access_options[] = {
+	{"auto", TABLE_ACCESS_AUTO, false},
+	{"direct", TABLE_ACCESS_DIRECT, false},
+	{"sql", TABLE_ACCESS_SQL, false},
+	{NULL, 0, false}
+};
+
+static int	table_access = TABLE_ACCESS_AUTO;
+
+void
+DefineTableAccessSetting(void)
+{
+	DefineCustomEnumVariable("enrollment.table_access",
+							 "How payments reach the extension's tables.",
+							 "direct uses the table and index access methods; "
+							 "sql runs SQL statements, which Citus can route "
+							 "to the node that holds a user's rows; auto is "
+							 "sql where the citus extension is installed, "
+							 "direct elsewhere.",
+							 &table_access,
+							 TABLE_ACCESS_AUTO,
+							 table_access_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+}
 
 /*
  * What the payment path prepares once for each of the two tables it
@@ -471,6 +519,7 @@ LookUpCatalog(Oid namespace)
 	}
 	LookUpEnumValues(namespace, "event_kind", NUM_EVENT_KINDS,
 					 EventKindLabelOf, &catalog.event_kind_values);
+	citus_installed = OidIsValid(get_extension_oid("citus", true));
 
 	oldcontext = MemoryContextSwitchTo(catalog_context);
 	enrollments_prepared = PrepareTable(catalog.enrollments);
@@ -586,9 +635,35 @@ IndexOf(ResultRelInfo *rri, Oid indexid)
 	pg_unreachable();
 }
 
+static Datum
+SessionUserName(void)
+{
+	return DirectFunctionCall1(namein,
+							   CStringGetDatum(GetUserNameFromId(GetSessionUserId(),
+																 false)));
+}
+
+/*
+ * Prepare a call that reaches the tables through SQL statements, which
+ * run in SPI, while the caller's memory context stays current.
+ */
+static void
+OpenForStatements(PaymentTables *tables)
+{
+	MemoryContext caller = CurrentMemoryContext;
+
+	memset(tables, 0, sizeof(PaymentTables));
+	tables->by_sql = true;
+	tables->catalog = catalog;
+	tables->created_by = SessionUserName();
+	ConnectSPI();
+	MemoryContextSwitchTo(caller);
+}
+
 /*
  * Open the tables for one call of a payment function, and start catching
- * AFTER triggers.  Must be paired with ClosePaymentTables().
+ * AFTER triggers; or, if enrollment.table_access says so, prepare to
+ * reach them through SQL.  Must be paired with ClosePaymentTables().
  */
 void
 OpenPaymentTables(PaymentTables *tables)
@@ -603,6 +678,16 @@ OpenPaymentTables(PaymentTables *tables)
 
 	/* what SQL would refuse, this refuses too */
 	PreventCommandIfReadOnly("a payment");
+
+	if (!catalog_valid)
+		BuildCatalog();
+	if (table_access == TABLE_ACCESS_SQL ||
+		(table_access == TABLE_ACCESS_AUTO && citus_installed))
+	{
+		OpenForStatements(tables);
+		return;
+	}
+	tables->by_sql = false;
 
 	/*
 	 * Opening a table processes invalidation messages; if one concerned us
@@ -678,9 +763,7 @@ OpenPaymentTables(PaymentTables *tables)
 											  &estate->es_tupleTable);
 	EvalPlanQualInit(&tables->epqstate, estate, NULL, NIL, -1);
 
-	tables->created_by = DirectFunctionCall1(namein,
-											 CStringGetDatum(GetUserNameFromId(GetSessionUserId(),
-																			   false)));
+	tables->created_by = SessionUserName();
 	MemoryContextSwitchTo(oldcontext);
 
 	tables->estate = estate;
@@ -696,6 +779,11 @@ ClosePaymentTables(PaymentTables *tables)
 {
 	EState	   *estate = tables->estate;
 
+	if (tables->by_sql)
+	{
+		SPI_finish();
+		return;
+	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	AfterTriggerEndQuery(estate);
 	PopActiveSnapshot();
@@ -719,6 +807,8 @@ ClosePaymentTables(PaymentTables *tables)
 void
 BeginPaymentStep(PaymentTables *tables)
 {
+	if (tables->by_sql)
+		return;					/* each statement does this */
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	UpdateActiveSnapshotCommandId();
@@ -747,6 +837,8 @@ RefreshPaymentSnapshot(PaymentTables *tables)
 void
 NextPaymentCommand(PaymentTables *tables)
 {
+	if (tables->by_sql)
+		return;
 	CommandCounterIncrement();
 	UpdateActiveSnapshotCommandId();
 	tables->estate->es_output_cid = GetCurrentCommandId(true);
@@ -755,6 +847,8 @@ NextPaymentCommand(PaymentTables *tables)
 void
 EndPaymentStep(PaymentTables *tables)
 {
+	if (tables->by_sql)
+		return;
 	PopActiveSnapshot();
 	tables->estate->es_snapshot = InvalidSnapshot;
 	ResetPerTupleExprContext(tables->estate);
