@@ -40,6 +40,25 @@ SELECT '';
 \set sync off
 \ir report_cell.sql
 
+-- the batch target: payments per second of batches over single calls
+SELECT x FROM (VALUES
+  ('#### batch ÷ enrollment: batches of 100 over single calls, hot enrollment'),
+  (''),
+  ('| clients | synchronous_commit = on | synchronous_commit = off |'),
+  ('|--:|--:|--:|')) AS h (x)
+ WHERE :'have_batch' = 't';
+SELECT format('| %s | %s× | %s× |', b.clients,
+              round((max(b.pps) FILTER (WHERE b.sync = 'on') /
+                     max(e.pps) FILTER (WHERE e.sync = 'on'))::numeric, 1),
+              round((max(b.pps) FILTER (WHERE b.sync = 'off') /
+                     max(e.pps) FILTER (WHERE e.sync = 'off'))::numeric, 1))
+  FROM cell b
+  JOIN cell e ON (e.sync, e.scenario, e.clients, e.contender) =
+                 (b.sync, b.scenario, b.clients, 'enrollment')
+ WHERE b.contender = 'batch' AND b.scenario = 'hot'
+ GROUP BY b.clients ORDER BY b.clients;
+SELECT '' WHERE :'have_batch' = 't';
+
 SELECT format('### Server-side cost per call (median of %s, %s calls in one statement)',
               :server_reps, to_char(:n_server, 'FM999,999,999'));
 SELECT '';
