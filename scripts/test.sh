@@ -10,8 +10,8 @@
 #   (test/concurrency.sh), the randomized bad-input run (test/fuzz.sh),
 #   pg_dump and pg_restore (test/dump_restore.sh), a fresh install against
 #   an updated one (test/upgrade.sh), and the short runs of the
-#   fault and failover tests (test/fault/; the fault test twice, direct and
-#   sql), which start servers of their own.
+#   fault and failover tests (test/fault/), which start servers of their
+#   own.  The concurrency, fuzz and fault tests run on both paths too.
 # The last line is "N passed, N failed" over all of them; the exit status is
 # non-zero if anything failed.
 source "$(dirname "$0")/lib.sh"
@@ -48,8 +48,17 @@ count_tap() {		# count_tap LOG -> "PASSED FAILED"
 # run_sql_suites ACCESS: pg_regress, the isolation tester and pgTAP, with
 # enrollment.table_access = ACCESS in every session
 run_sql_suites() {
-	local access=$1 status=0
+	local access=$1 status=0 shown
 	export PGOPTIONS="-c enrollment.table_access=$access"
+
+	# the setting took: a session sees it once the library is loaded
+	shown=$(psql -X -q -t -A -c "LOAD 'enrollment'" -c "SHOW enrollment.table_access")
+	if [ "$shown" = "$access" ]; then
+		tally "enrollment.table_access = $access" 1 0
+	else
+		echo "sessions run with enrollment.table_access = '$shown', not '$access'"
+		tally "enrollment.table_access = $access" 0 1
+	fi
 
 	echo "== pg_regress ($access)"
 	rm -rf results output_iso regression.diffs regression.out
@@ -97,7 +106,11 @@ run_tap_suite() {
 
 run_tap_suite install_script bash test/install_script.sh
 run_tap_suite concurrency bash test/concurrency.sh
+run_tap_suite concurrency_sql env PGOPTIONS="-c enrollment.table_access=sql" \
+	bash test/concurrency.sh
 run_tap_suite fuzz bash test/fuzz.sh
+run_tap_suite fuzz_sql env PGOPTIONS="-c enrollment.table_access=sql" \
+	bash test/fuzz.sh
 run_tap_suite dump_restore bash test/dump_restore.sh
 run_tap_suite upgrade bash test/upgrade.sh
 run_tap_suite fault bash test/fault/fault.sh

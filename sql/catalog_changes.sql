@@ -127,6 +127,17 @@ RESET enrollment.table_access;
 DROP TRIGGER test_refuse ON enrollment.payments;
 DROP FUNCTION test_refuse();
 
+-- a column a payment reads, made nullable and set to NULL behind the
+-- extension's back: an internal error on both paths, not a crash
+BEGIN;
+ALTER TABLE enrollment.enrollments ALTER COLUMN price DROP NOT NULL;
+UPDATE enrollment.enrollments SET price = NULL WHERE user_id = 'pia';
+SET LOCAL enrollment.table_access = direct;
+SELECT outcome($$SELECT enrollment.apply_payment('pia', 'c1', 1)$$);
+SET LOCAL enrollment.table_access = sql;
+SELECT outcome($$SELECT enrollment.apply_payment('pia', 'c1', 1)$$);
+ROLLBACK;
+
 -- CHECK constraints added NOT VALID hold for the rows a payment writes
 ALTER TABLE enrollment.enrollments
 	ADD CONSTRAINT test_paid_cap CHECK (amount_paid <= 20) NOT VALID;

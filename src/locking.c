@@ -43,7 +43,8 @@ Column(TupleTableSlot *slot, AttrNumber attnum)
 	Datum		value = slot_getattr(slot, attnum, &isnull);
 
 	if (isnull)
-		elog(ERROR, "column %d of \"%s\" is null", attnum,
+		elog(ERROR, "column \"%s\" of relation \"%s\" is null",
+			 get_attname(slot->tts_tableOid, attnum, false),
 			 get_rel_name(slot->tts_tableOid));
 	return value;
 }
@@ -128,6 +129,9 @@ LockEnrollmentBySQL(PaymentTables *tables, text *user_id, text *course_id,
 					LockedEnrollment *enrollment)
 {
 	static SPIPlanPtr plan = NULL;
+	static const char *const column_names[6] = {
+		"currency", "minor_unit", "price", "amount_paid", "amount_due", "status"
+	};
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(course_id)};
 	Datum		columns[6];
@@ -147,7 +151,13 @@ LockEnrollmentBySQL(PaymentTables *tables, text *user_id, text *course_id,
 		ReportEnrollmentNotFound(user_id, course_id);
 	heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 					  columns, nulls);
-	if (nulls[1])
+	for (int i = 0; i < (int) lengthof(columns); i++)
+	{
+		if (nulls[i] && i != 1)
+			elog(ERROR, "column \"%s\" of relation \"enrollments\" is null",
+				 column_names[i]);
+	}
+	if (nulls[1])				/* the currency is not in currencies */
 		ReportUnknownCurrency(columns[0]);
 	ReadEnrollment(&tables->catalog, columns[0], DatumGetInt16(columns[1]),
 				   columns[2], columns[3], columns[4], columns[5], enrollment);

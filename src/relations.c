@@ -679,16 +679,6 @@ OpenPaymentTables(PaymentTables *tables)
 	/* what SQL would refuse, this refuses too */
 	PreventCommandIfReadOnly("a payment");
 
-	if (!catalog_valid)
-		BuildCatalog();
-	if (table_access == TABLE_ACCESS_SQL ||
-		(table_access == TABLE_ACCESS_AUTO && citus_installed))
-	{
-		OpenForStatements(tables);
-		return;
-	}
-	tables->by_sql = false;
-
 	/*
 	 * Opening a table processes invalidation messages; if one concerned us
 	 * (the extension was dropped and created again, say), look everything
@@ -716,6 +706,23 @@ OpenPaymentTables(PaymentTables *tables)
 		if (enrollments)
 			relation_close(enrollments, RowExclusiveLock);
 	}
+
+	/*
+	 * Through SQL, the statements open the tables themselves; the locks
+	 * taken above stay, and with them a catalog that is up to date.
+	 */
+	if (table_access == TABLE_ACCESS_SQL ||
+		(table_access == TABLE_ACCESS_AUTO && citus_installed))
+	{
+		index_close(tables->currencies_pkey, NoLock);
+		table_close(tables->currencies, NoLock);
+		table_close(payments, NoLock);
+		table_close(enrollments, NoLock);
+		OpenForStatements(tables);
+		return;
+	}
+
+	tables->by_sql = false;
 	tables->catalog = catalog;
 	tables->ledger_defaults = payments_prepared.defaults;
 
