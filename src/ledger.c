@@ -130,8 +130,9 @@ EntryFromReturnedRow(PaymentTables *tables, LedgerEntry *entry)
 
 /*
  * LedgerFindKey() in SQL.  A plain SELECT does not wait for a transaction
- * inserting the key; it is only asked once the enrollment is locked, and a
- * retry of the same call waits for that lock.
+ * inserting the key, nor raise 40001 for a key its snapshot cannot see; it
+ * is only asked once the enrollment is locked, and a retry of the same call
+ * waits for that lock.  README.md (design notes) lists what this changes.
  */
 static bool
 LedgerFindKeyBySQL(PaymentTables *tables, text *user_id,
