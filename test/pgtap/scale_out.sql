@@ -7,7 +7,7 @@
 -- (pg_stat_statements.track = all).  Run by pg_prove as a superuser in a
 -- database with pgtap and enrollment installed; everything is rolled back.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 
@@ -31,6 +31,9 @@ SELECT enrollment.apply_payment('scale-ann', 'c1', 10.00, 'scale-k1');
 SELECT is((SELECT boot_val FROM pg_catalog.pg_settings
 			 WHERE name = 'enrollment.table_access'), 'auto',
 	'enrollment.table_access is auto by default');
+SELECT is((SELECT context FROM pg_catalog.pg_settings
+			 WHERE name = 'enrollment.table_access'), 'superuser',
+	'enrollment.table_access is a superuser setting');
 SELECT is_empty(
 	$$SELECT query FROM table_statements WHERE query !~ '^INSERT INTO enrollment\.enrollments'$$,
 	'without citus, auto pays through direct table access: no statement');
