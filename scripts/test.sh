@@ -104,18 +104,18 @@ run_tap_suite() {
 	tally "$name" "$p" "$f"
 }
 
+# the shell tests again on the SQL path
+on_sql_path=(env PGOPTIONS="-c enrollment.table_access=sql")
+
 run_tap_suite install_script bash test/install_script.sh
 run_tap_suite concurrency bash test/concurrency.sh
-run_tap_suite concurrency_sql env PGOPTIONS="-c enrollment.table_access=sql" \
-	bash test/concurrency.sh
+run_tap_suite concurrency_sql "${on_sql_path[@]}" bash test/concurrency.sh
 run_tap_suite fuzz bash test/fuzz.sh
-run_tap_suite fuzz_sql env PGOPTIONS="-c enrollment.table_access=sql" \
-	bash test/fuzz.sh
+run_tap_suite fuzz_sql "${on_sql_path[@]}" bash test/fuzz.sh
 run_tap_suite dump_restore bash test/dump_restore.sh
 run_tap_suite upgrade bash test/upgrade.sh
 run_tap_suite fault bash test/fault/fault.sh
-run_tap_suite fault_sql env PGOPTIONS="-c enrollment.table_access=sql" \
-	bash test/fault/fault.sh
+run_tap_suite fault_sql "${on_sql_path[@]}" bash test/fault/fault.sh
 run_tap_suite failover bash test/fault/failover.sh
 
 if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then

@@ -46,6 +46,24 @@ static const int result_columns[] = {
 	"payment_id, user_id, course_id, amount, amount_paid_after," \
 	" amount_due_after, status_after, created_at"
 
+/*
+ * The statements of the SQL path, in two versions: with the columns that
+ * version 1.1 added to the ledger, and without.
+ */
+#define KEY_LOOKUP_SQL(returned) \
+	"SELECT " returned " FROM enrollment.payments" \
+	" WHERE user_id OPERATOR(pg_catalog.=) $1" \
+	" AND idempotency_key OPERATOR(pg_catalog.=) $2"
+
+#define LEDGER_INSERT_SQL(more_columns, more_values, returned) \
+	"INSERT INTO enrollment.payments" \
+	" (user_id, course_id, amount, idempotency_key, amount_paid_after," \
+	" amount_due_after, status_after, created_at, created_by" more_columns ")" \
+	" VALUES ($1, $2, $3, $4, $5, $6," \
+	" CAST($7 AS enrollment.payment_status), $8, $9" more_values ")" \
+	" ON CONFLICT (user_id, idempotency_key) DO NOTHING" \
+	" RETURNING " returned
+
 static void ReportSkippedLedgerRow(void) pg_attribute_noreturn();
 
 static void
@@ -145,12 +163,8 @@ LedgerFindKeyBySQL(PaymentTables *tables, text *user_id,
 
 	SavedPlan(&plans[has_kind],
 			  has_kind ?
-			  "SELECT " LEDGER_ENTRY_COLUMNS ", kind FROM enrollment.payments"
-			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
-			  " AND idempotency_key OPERATOR(pg_catalog.=) $2" :
-			  "SELECT " LEDGER_ENTRY_COLUMNS " FROM enrollment.payments"
-			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
-			  " AND idempotency_key OPERATOR(pg_catalog.=) $2",
+			  KEY_LOOKUP_SQL(LEDGER_ENTRY_COLUMNS ", kind") :
+			  KEY_LOOKUP_SQL(LEDGER_ENTRY_COLUMNS),
 			  2, argtypes);
 	if (ExecuteSavedPlan(plans[has_kind], key, NULL, false, SPI_OK_SELECT) == 0)
 		return false;
@@ -304,22 +318,10 @@ LedgerAppendBySQL(PaymentTables *tables, const NewPayment *payment,
 
 	SavedPlan(&plans[has_kind],
 			  has_kind ?
-			  "INSERT INTO enrollment.payments"
-			  " (user_id, course_id, amount, idempotency_key, amount_paid_after,"
-			  " amount_due_after, status_after, created_at, created_by, kind,"
-			  " reason)"
-			  " VALUES ($1, $2, $3, $4, $5, $6,"
-			  " CAST($7 AS enrollment.payment_status), $8, $9,"
-			  " CAST($10 AS enrollment.event_kind), $11)"
-			  " ON CONFLICT (user_id, idempotency_key) DO NOTHING"
-			  " RETURNING " LEDGER_ENTRY_COLUMNS ", kind" :
-			  "INSERT INTO enrollment.payments"
-			  " (user_id, course_id, amount, idempotency_key, amount_paid_after,"
-			  " amount_due_after, status_after, created_at, created_by)"
-			  " VALUES ($1, $2, $3, $4, $5, $6,"
-			  " CAST($7 AS enrollment.payment_status), $8, $9)"
-			  " ON CONFLICT (user_id, idempotency_key) DO NOTHING"
-			  " RETURNING " LEDGER_ENTRY_COLUMNS,
+			  LEDGER_INSERT_SQL(", kind, reason",
+								", CAST($10 AS enrollment.event_kind), $11",
+								LEDGER_ENTRY_COLUMNS ", kind") :
+			  LEDGER_INSERT_SQL("", "", LEDGER_ENTRY_COLUMNS),
 			  has_kind ? 11 : 9, argtypes);
 
 	values[0] = PointerGetDatum(payment->user_id);

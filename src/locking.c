@@ -283,7 +283,8 @@ StoreEnrollmentAmountsBySQL(PaymentTables *tables,
 		ReportSkippedUpdate(enrollment);
 
 	tables->updated_row = heap_copytuple(SPI_tuptable->vals[0]);
-	tables->updated_row_desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	if (tables->updated_row_desc == NULL)	/* the same for the whole call */
+		tables->updated_row_desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
 	SPI_freetuptable(SPI_tuptable);
 }
 
