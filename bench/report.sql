@@ -3,17 +3,31 @@
 -- variables: duration, reps, n_uniform, n_server, server_reps, have_batch.
 \set ON_ERROR_STOP on
 
--- median payments per second of each cell (batch: transactions x 100)
+-- payments per second of each run (batch: transactions x 100)
+CREATE TEMP VIEW run AS
+SELECT rep, sync, scenario, clients, contender, lost, payments, status,
+       tps * CASE contender WHEN 'batch' THEN 100 ELSE 1 END AS pps
+  FROM throughput WHERE rep > 0;
+
+-- the median of each cell
 CREATE TEMP VIEW cell AS
 SELECT sync, scenario, clients, contender,
-       percentile_cont(0.5) WITHIN GROUP (
-         ORDER BY tps * CASE contender WHEN 'batch' THEN 100 ELSE 1 END) AS pps,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY pps) AS pps,
        percentile_cont(0.5) WITHIN GROUP (
          ORDER BY lost::float8 / nullif(payments, 0)) AS lost_share,
        min(lost) AS lost_min, max(lost) AS lost_max,
        count(*) AS runs, bool_and(status = 'ok') AS ok
-  FROM throughput WHERE rep > 0
+  FROM run
  GROUP BY 1, 2, 3, 4;
+
+-- the ratio of two contenders in a cell: the median of their ratios
+-- within each repetition, where they ran one shortly after the other
+CREATE TEMP VIEW versus AS
+SELECT a.sync, a.scenario, a.clients, a.contender, b.contender AS reference,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY a.pps / b.pps) AS ratio
+  FROM run a
+  JOIN run b USING (rep, sync, scenario, clients)
+ GROUP BY 1, 2, 3, 4, 5;
 
 SELECT format('### Throughput: payments per second (median of %s runs of %s s), ratio to plpgsql',
               :reps, :duration);
@@ -26,7 +40,9 @@ SELECT 'pgbench -M prepared, -j 2, one payment of 0.01 per transaction (batch: 1
        ' payment; naive and sql have none. *uniform*: a random one of '
        || to_char(:n_uniform, 'FM999,999,999') || ' enrollments per payment; *hot*: every payment'
        ' to one enrollment. naive loses payments: "lost" is the share of its payments missing from'
-       ' amount_paid (median; min-max of the count). A cell marked FAIL had a failed check.';
+       ' amount_paid (median; min-max of the count). A cell marked FAIL had a failed check.'
+       ' A ratio is the median of the ratios within each repetition, where the contenders ran'
+       ' one after the other, so it may differ from the ratio of the medians.';
 SELECT '';
 
 \set scenario uniform
@@ -47,16 +63,12 @@ SELECT x FROM (VALUES
   ('| clients | synchronous_commit = on | synchronous_commit = off |'),
   ('|--:|--:|--:|')) AS h (x)
  WHERE :'have_batch' = 't';
-SELECT format('| %s | %s× | %s× |', b.clients,
-              round((max(b.pps) FILTER (WHERE b.sync = 'on') /
-                     max(e.pps) FILTER (WHERE e.sync = 'on'))::numeric, 1),
-              round((max(b.pps) FILTER (WHERE b.sync = 'off') /
-                     max(e.pps) FILTER (WHERE e.sync = 'off'))::numeric, 1))
-  FROM cell b
-  JOIN cell e ON (e.sync, e.scenario, e.clients, e.contender) =
-                 (b.sync, b.scenario, b.clients, 'enrollment')
- WHERE b.contender = 'batch' AND b.scenario = 'hot'
- GROUP BY b.clients ORDER BY b.clients;
+SELECT format('| %s | %s× | %s× |', clients,
+              round(max(ratio) FILTER (WHERE sync = 'on')::numeric, 1),
+              round(max(ratio) FILTER (WHERE sync = 'off')::numeric, 1))
+  FROM versus
+ WHERE contender = 'batch' AND reference = 'enrollment' AND scenario = 'hot'
+ GROUP BY clients ORDER BY clients;
 SELECT '' WHERE :'have_batch' = 't';
 
 SELECT format('### Server-side cost per call (median of %s, %s calls in one statement)',
@@ -65,29 +77,46 @@ SELECT '';
 SELECT 'SELECT count(f(...)) FROM generate_series(1, N) on N distinct enrollments, one'
        ' transaction, timed inside the server (no network, no commit per call). floor: one'
        ' UPDATE ... RETURNING + ledger INSERT statement over the same N rows (bench.sql_*'
-       ' tables), per row. Keys: a new idempotency key per call.';
+       ' tables), per row, without and with an idempotency key per row. Keys: a new'
+       ' idempotency key per call. A ratio is the median of the ratios within each'
+       ' repetition (the variants alternate), so it may differ from the ratio of the'
+       ' medians.';
 SELECT '';
-SELECT '| what | µs per call | ÷ floor | ÷ plpgsql (same key use) |';
-SELECT '|---|--:|--:|--:|';
-WITH m AS (
-  SELECT what, percentile_cont(0.5) WITHIN GROUP (ORDER BY us) AS us
-    FROM server_side GROUP BY what)
-SELECT format('| %s | %s | %s× | %s |',
-              CASE m.what
+SELECT '| what | µs per call | ÷ floor, same key use | ÷ floor without key | ÷ plpgsql, same key use |';
+SELECT '|---|--:|--:|--:|--:|';
+WITH
+-- what each variant is compared with: the floor and the contender that
+-- use a key as it does
+peer AS (
+  SELECT what,
+         CASE WHEN what LIKE '%key' THEN 'floor_key' ELSE 'floor' END AS floor,
+         CASE WHEN what = 'enrollment_sql' THEN 'plpgsql'
+              WHEN what LIKE 'enrollment%' THEN replace(what, 'enrollment', 'plpgsql')
+         END AS plpgsql
+    FROM (SELECT DISTINCT what FROM server_side) w),
+ratio AS (
+  SELECT p.what, s.rep, s.us,
+         s.us / f.us AS to_floor, s.us / nk.us AS to_floor_no_key, s.us / c.us AS to_plpgsql
+    FROM peer p
+    JOIN server_side s USING (what)
+    JOIN server_side f ON (f.rep, f.what) = (s.rep, p.floor)
+    JOIN server_side nk ON (nk.rep, nk.what) = (s.rep, 'floor')
+    LEFT JOIN server_side c ON (c.rep, c.what) = (s.rep, p.plpgsql))
+SELECT format('| %s | %s | %s× | %s× | %s |',
+              CASE what
                 WHEN 'enrollment' THEN 'enrollment.apply_payment(), no key'
                 WHEN 'enrollment_key' THEN 'enrollment.apply_payment(), with key'
                 WHEN 'enrollment_sql' THEN 'enrollment.apply_payment(), no key, table_access = sql'
                 WHEN 'plpgsql' THEN 'bench.apply_payment() (PL/pgSQL), no key'
                 WHEN 'plpgsql_key' THEN 'bench.apply_payment() (PL/pgSQL), with key'
-                WHEN 'floor' THEN 'floor: set-based UPDATE + INSERT, per row' END,
-              round(m.us::numeric, 2),
-              round((m.us / f.us)::numeric, 2),
-              CASE WHEN m.what LIKE 'enrollment%'
-                   THEN round((m.us / p.us)::numeric, 2) || '×' ELSE '' END)
-  FROM m
-  JOIN m f ON f.what = 'floor'
-  LEFT JOIN m p ON p.what = CASE m.what WHEN 'enrollment_sql' THEN 'plpgsql'
-                             ELSE replace(m.what, 'enrollment', 'plpgsql') END
+                WHEN 'floor' THEN 'floor: set-based UPDATE + INSERT, per row, no key'
+                WHEN 'floor_key' THEN 'floor: set-based UPDATE + INSERT, per row, with key' END,
+              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)::numeric, 2),
+              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_floor)::numeric, 2),
+              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_floor_no_key)::numeric, 2),
+              coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_plpgsql)::numeric, 2) || '×', ''))
+  FROM ratio
+ GROUP BY what
  ORDER BY array_position(ARRAY['enrollment', 'enrollment_key', 'enrollment_sql',
-                               'plpgsql', 'plpgsql_key', 'floor'], m.what);
+                               'plpgsql', 'plpgsql_key', 'floor', 'floor_key'], what);
 SELECT '';
