@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: the benchmark suite of the enrollment extension.
 #
-#   bash bench/run.sh            full run (about 17 minutes on 2 cores)
+#   bash bench/run.sh            full run (about 40 minutes on 2 cores)
 #   bash bench/run.sh quick      the same, short and once (under 3 minutes)
 #   bash bench/run.sh scale      per-call cost as the tables grow, and backend
 #                                memory after 10^3 and 10^6 calls (~7 min)
@@ -26,6 +26,9 @@
 #    synchronous_commit on and off (PGOPTIONS).  Each run lasts DURATION
 #    seconds; contenders alternate inside each cell (A B C ..., A B C ...) and
 #    the whole grid is repeated REPS times; the tables show the median.
+#    A CHECKPOINT before every run (outside the timed part) starts each
+#    with a clean buffer pool, so that no run writes out the pages of the
+#    run before it; no checkpoint falls inside a run.
 #    After every run: for every contender but naive, the enrollments'
 #    amount_paid grew by exactly transactions x payments x 0.01, the ledger
 #    by as many rows, and amount_paid equals the ledger sum; else a FAIL
@@ -37,8 +40,9 @@
 #    the set-based floor: one UPDATE + ledger INSERT statement over N rows,
 #    without and with an idempotency key per row.  Sections 2 and 3 run
 #    with enrollment.events off, as the floor sends no notification.
-#    SERVER_REPS repetitions, alternating; the median is reported, and each
-#    ratio is the median of that ratio within each repetition.
+#    SERVER_REPS repetitions, alternating, each measurement after a
+#    CHECKPOINT; the median is reported, and each ratio is the median of
+#    that ratio within each repetition.
 # 3. Scale (scale): the extension's cost per call with 10^3, 10^5 and 10^6
 #    enrollments and, at every size, a ledger of 10^7 rows, tables loaded
 #    with INSERT ... SELECT and prewarmed; then, in one session, the
@@ -172,6 +176,9 @@ run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
 	[ "$clients" -lt 2 ] && jobs=1
 	out=$WORK/pgbench/$RUN_NO-$scenario-$sync-c$clients-$contender.log
 
+	# every run starts with a clean buffer pool: without this, a run must
+	# write out the dirty pages that the runs before it left behind
+	q -c "CHECKPOINT"
 	read -r paid0 rows0 ledger0 < <(balances "$contender" "$course")
 	PGOPTIONS="-c synchronous_commit=$sync -c statement_timeout=60s -c enrollment.events=$events" \
 		timeout $((DURATION + 120)) \
@@ -293,6 +300,7 @@ server_side() {
 			            SELECT user_id, course_id, 0.01, 'payment', $key, amount_paid,
 			                   amount_due, status, updated_at, session_user FROM u" ;;
 			esac
+			q -c "CHECKPOINT"	# as before every throughput run
 			us=$(time_statement "$n" "$sql" "$setting")
 			printf '%s\t%s\t%s\n' "$rep" "$what" "$us" >>"$WORK/server_side.tsv"
 			printf '  %-15s %8s us per call\n' "$what" "$us"
