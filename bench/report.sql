@@ -1,6 +1,6 @@
--- bench/report.sql: the markdown tables of throughput and server-side cost,
--- from the tables throughput and server_side that run.sh loads.  psql
--- variables: duration, reps, n_uniform, n_server, server_reps, have_batch.
+-- bench/report.sql: the markdown tables of throughput, from the table
+-- throughput that run.sh loads.  psql variables: duration, reps,
+-- n_uniform, have_batch.
 \set ON_ERROR_STOP on
 
 -- payments per second of each run (batch: transactions x 100)
@@ -70,53 +70,3 @@ SELECT format('| %s | %s× | %s× |', clients,
  WHERE contender = 'batch' AND reference = 'enrollment' AND scenario = 'hot'
  GROUP BY clients ORDER BY clients;
 SELECT '' WHERE :'have_batch' = 't';
-
-SELECT format('### Server-side cost per call (median of %s, %s calls in one statement)',
-              :server_reps, to_char(:n_server, 'FM999,999,999'));
-SELECT '';
-SELECT 'SELECT count(f(...)) FROM generate_series(1, N) on N distinct enrollments, one'
-       ' transaction, timed inside the server (no network, no commit per call). floor: one'
-       ' UPDATE ... RETURNING + ledger INSERT statement over the same N rows (bench.sql_*'
-       ' tables), per row, without and with an idempotency key per row. Keys: a new'
-       ' idempotency key per call. A ratio is the median of the ratios within each'
-       ' repetition (the variants alternate), so it may differ from the ratio of the'
-       ' medians.';
-SELECT '';
-SELECT '| what | µs per call | ÷ floor, same key use | ÷ floor without key | ÷ plpgsql, same key use |';
-SELECT '|---|--:|--:|--:|--:|';
-WITH
--- what each variant is compared with: the floor and the contender that
--- use a key as it does
-peer AS (
-  SELECT what,
-         CASE WHEN what LIKE '%key' THEN 'floor_key' ELSE 'floor' END AS floor,
-         CASE WHEN what = 'enrollment_sql' THEN 'plpgsql'
-              WHEN what LIKE 'enrollment%' THEN replace(what, 'enrollment', 'plpgsql')
-         END AS plpgsql
-    FROM (SELECT DISTINCT what FROM server_side) w),
-ratio AS (
-  SELECT p.what, s.rep, s.us,
-         s.us / f.us AS to_floor, s.us / nk.us AS to_floor_no_key, s.us / c.us AS to_plpgsql
-    FROM peer p
-    JOIN server_side s USING (what)
-    JOIN server_side f ON (f.rep, f.what) = (s.rep, p.floor)
-    JOIN server_side nk ON (nk.rep, nk.what) = (s.rep, 'floor')
-    LEFT JOIN server_side c ON (c.rep, c.what) = (s.rep, p.plpgsql))
-SELECT format('| %s | %s | %s× | %s× | %s |',
-              CASE what
-                WHEN 'enrollment' THEN 'enrollment.apply_payment(), no key'
-                WHEN 'enrollment_key' THEN 'enrollment.apply_payment(), with key'
-                WHEN 'enrollment_sql' THEN 'enrollment.apply_payment(), no key, table_access = sql'
-                WHEN 'plpgsql' THEN 'bench.apply_payment() (PL/pgSQL), no key'
-                WHEN 'plpgsql_key' THEN 'bench.apply_payment() (PL/pgSQL), with key'
-                WHEN 'floor' THEN 'floor: set-based UPDATE + INSERT, per row, no key'
-                WHEN 'floor_key' THEN 'floor: set-based UPDATE + INSERT, per row, with key' END,
-              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY us)::numeric, 2),
-              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_floor)::numeric, 2),
-              round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_floor_no_key)::numeric, 2),
-              coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_plpgsql)::numeric, 2) || '×', ''))
-  FROM ratio
- GROUP BY what
- ORDER BY array_position(ARRAY['enrollment', 'enrollment_key', 'enrollment_sql',
-                               'plpgsql', 'plpgsql_key', 'floor', 'floor_key'], what);
-SELECT '';

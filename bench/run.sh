@@ -3,6 +3,7 @@
 #
 #   bash bench/run.sh            full run (about 40 minutes on 2 cores)
 #   bash bench/run.sh quick      the same, short and once (under 3 minutes)
+#   bash bench/run.sh server     the server-side cost per call alone (~6 min)
 #   bash bench/run.sh scale      per-call cost as the tables grow, and backend
 #                                memory after 10^3 and 10^6 calls (~7 min)
 #   QUICK=1 bash bench/run.sh scale   a small scale run, for trying it
@@ -33,10 +34,13 @@
 #    amount_paid grew by exactly transactions x payments x 0.01, the ledger
 #    by as many rows, and amount_paid equals the ledger sum; else a FAIL
 #    line.  For naive, the payments lost (paid minus recorded) are counted.
-# 2. Server-side cost per call (full, quick): N_SERVER calls in one
+# 2. Server-side cost per call (full, quick, server): N_SERVER calls in one
 #    statement on distinct enrollments, no network and no commit per call
 #    (SELECT count(f(...)) FROM generate_series(1, N)), for the extension
-#    and the PL/pgSQL contender, with and without an idempotency key, and
+#    and the PL/pgSQL contender, with and without an idempotency key,
+#    pay_remaining_balance() on enrollments made for it before each
+#    repetition (and copied to the bench tables, which keeps the tables
+#    the same size), and
 #    the set-based floor: one UPDATE + ledger INSERT statement over N rows,
 #    without and with an idempotency key per row.  Sections 2 and 3 run
 #    with enrollment.events off, as the floor sends no notification.
@@ -49,9 +53,11 @@
 #    backend's memory (sum of pg_backend_memory_contexts.total_bytes) after
 #    10^3 and after 10^6 calls.
 #
-# Output: the tables on stdout and in bench/results/RESULTS.md (with the
-# machine's description), the plot bench/results/throughput.png; raw data
-# and logs in bench/work/.  Exit status 1 if any check failed.
+# Output: the tables on stdout and in bench/results/RESULTS.md: the
+# machine's description, then the latest part of each kind
+# (throughput.md, server_side.md, scale.md); the plot
+# bench/results/throughput.png; raw data and logs in bench/work/.  Exit
+# status 1 if any check failed.
 #
 # Settings (environment): DURATION, REPS, CLIENTS ("1 8 32"), N_UNIFORM,
 # N_SERVER, SERVER_REPS, BUILD=0 to use the installed extension as it is.
@@ -62,8 +68,9 @@ MODE=${1:-full}
 case "$MODE" in
 full) : "${DURATION:=5}" "${REPS:=5}" "${N_SERVER:=50000}" "${SERVER_REPS:=9}" ;;
 quick) : "${DURATION:=2}" "${REPS:=1}" "${N_SERVER:=20000}" "${SERVER_REPS:=1}" ;;
+server) : "${N_SERVER:=50000}" "${SERVER_REPS:=9}" ;;
 scale) ;;
-*) echo "usage: bash bench/run.sh [full|quick|scale]" >&2; exit 2 ;;
+*) echo "usage: bash bench/run.sh [full|quick|server|scale]" >&2; exit 2 ;;
 esac
 : "${CLIENTS:=1 8 32}" "${N_UNIFORM:=10000}"
 
@@ -266,7 +273,15 @@ server_side() {
 	rm -f "$WORK/server_side.tsv"
 	for rep in $(seq 1 "$SERVER_REPS"); do
 		log "server-side cost per call, repetition $rep/$SERVER_REPS ($n calls each)"
-		for what in enrollment plpgsql enrollment_key plpgsql_key enrollment_sql floor floor_key; do
+		# enrollments for pay_remaining_balance(), in every contender's table
+		q -c "SELECT count(enrollment.enroll('s' || i, 'rem$rep', 1000000000))
+		        FROM generate_series(1, $n) i" \
+		  -c "INSERT INTO bench.pl_enrollments SELECT * FROM enrollment.enrollments
+		       WHERE course_id = 'rem$rep'" \
+		  -c "INSERT INTO bench.sql_enrollments SELECT * FROM enrollment.enrollments
+		       WHERE course_id = 'rem$rep'" >/dev/null
+		for what in enrollment plpgsql enrollment_key plpgsql_key enrollment_remaining \
+			enrollment_sql floor floor_key; do
 			setting=
 			case "$what" in
 			enrollment) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
@@ -274,6 +289,9 @@ server_side() {
 			enrollment_sql) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
 			                       FROM generate_series(1, $n) i"
 			                setting="enrollment.table_access = sql" ;;
+			enrollment_remaining) sql="SELECT count(enrollment.pay_remaining_balance('s' || i,
+			                                         'rem$rep'))
+			                             FROM generate_series(1, $n) i" ;;
 			plpgsql) sql="SELECT count(bench.apply_payment('s' || i, 'srv', 0.01))
 			                FROM generate_series(1, $n) i" ;;
 			enrollment_key) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01,
@@ -322,6 +340,14 @@ server_side() {
 	    UNION
 	    $(srv_check floor bench.sql_enrollments bench.sql_payments 2)) x (t)")
 	[ -n "$bad" ] && fail "server-side: amount_paid or the ledger is wrong for: $bad"
+	# pay_remaining_balance() paid each of its enrollments in full, once
+	bad=$(q -c "SELECT count(*) FROM enrollment.enrollments e
+	              LEFT JOIN (SELECT user_id, course_id, sum(amount) AS s, count(*) AS n
+	                           FROM enrollment.payments WHERE course_id LIKE 'rem%'
+	                          GROUP BY 1, 2) l USING (user_id, course_id)
+	             WHERE course_id LIKE 'rem%'
+	               AND NOT (amount_paid = price AND status = 'paid' AND l.s = price AND l.n = 1)")
+	[ "$bad" = 0 ] || fail "server-side: $bad enrollments not paid in full by pay_remaining_balance()"
 	return 0
 }
 
@@ -341,21 +367,30 @@ final_ledger_check() {
 	return 0
 }
 
-# The markdown of throughput and server-side results: bench/report.sql.
-throughput_report() {
-	q -c "CREATE TABLE IF NOT EXISTS throughput (rep int, sync text, scenario text,
-	        clients int, contender text, tx bigint, tps numeric, payments bigint,
-	        lost bigint, status text);
-	      CREATE TABLE IF NOT EXISTS server_side (rep int, what text, us numeric);
-	      TRUNCATE throughput, server_side"
-	q -c "\\copy throughput FROM '$WORK/throughput.tsv'"
+# The markdown of the server-side cost: bench/report_server.sql.
+server_report() {
+	q -c "CREATE TABLE server_side (rep int, what text, us numeric)"
 	q -c "\\copy server_side FROM '$WORK/server_side.tsv'"
 	{
-		echo "## Throughput and server-side cost per call"
+		echo "## Server-side cost per call"
+		echo
+		run_description
+		q -v n_server="$N_SERVER" -v server_reps="$SERVER_REPS" \
+			-f "$BENCH/report_server.sql"
+	} >"$RESULTS/server_side.md"
+}
+
+# The markdown and the plot of throughput: bench/report.sql.
+throughput_report() {
+	q -c "CREATE TABLE throughput (rep int, sync text, scenario text,
+	        clients int, contender text, tx bigint, tps numeric, payments bigint,
+	        lost bigint, status text)"
+	q -c "\\copy throughput FROM '$WORK/throughput.tsv'"
+	{
+		echo "## Throughput"
 		echo
 		run_description
 		q -v duration="$DURATION" -v reps="$REPS" -v n_uniform="$N_UNIFORM" \
-			-v n_server="$N_SERVER" -v server_reps="$SERVER_REPS" \
 			-v have_batch="$HAVE_BATCH" -f "$BENCH/report.sql"
 	} >"$RESULTS/throughput.md"
 	# plot data: median payments/s at synchronous_commit=on
@@ -609,6 +644,7 @@ write_results() {
 		echo "- Written: $(date -u '+%Y-%m-%d %H:%M UTC')"
 		echo
 		[ -f "$RESULTS/throughput.md" ] && cat "$RESULTS/throughput.md"
+		[ -f "$RESULTS/server_side.md" ] && cat "$RESULTS/server_side.md"
 		[ -f "$RESULTS/scale.md" ] && cat "$RESULTS/scale.md"
 		true
 	} >"$RESULTS/RESULTS.md"
@@ -646,12 +682,14 @@ else
 	setup_server
 	log "setting up: $N_UNIFORM uniform + 1 hot + $N_SERVER server-side enrollments per contender"
 	q -v n_uniform="$N_UNIFORM" -v n_server="$N_SERVER" -f "$BENCH/setup.sql" >/dev/null
-	throughput
+	[ "$MODE" = server ] || throughput
 	server_side
 	final_ledger_check
-	throughput_report
+	[ "$MODE" = server ] || throughput_report
+	server_report
 	echo
-	cat "$RESULTS/throughput.md"
+	[ "$MODE" = server ] || cat "$RESULTS/throughput.md"
+	cat "$RESULTS/server_side.md"
 fi
 if grep -qE 'terminated by signal|PANIC' "$CLUSTER_DIR/server.log"; then
 	fail "the server log shows a crash:"
