@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # bench/run.sh: the benchmark suite of the enrollment extension.
 #
-#   bash bench/run.sh            full run (about 40 minutes on 2 cores)
+#   bash bench/run.sh            full run (about 35 minutes on 2 cores)
 #   bash bench/run.sh quick      the same, short and once (under 3 minutes)
 #   bash bench/run.sh server     the server-side cost per call alone (~6 min)
 #   bash bench/run.sh scale      per-call cost as the tables grow, and backend
-#                                memory after 10^3 and 10^6 calls (~7 min)
+#                                memory after 10^3 and 10^6 calls (~6 min)
 #   QUICK=1 bash bench/run.sh scale   a small scale run, for trying it
 #
 # What it measures, on one throwaway server started here (scripts/lib.sh),
@@ -37,12 +37,11 @@
 # 2. Server-side cost per call (full, quick, server): N_SERVER calls in one
 #    statement on distinct enrollments, no network and no commit per call
 #    (SELECT count(f(...)) FROM generate_series(1, N)), for the extension
-#    and the PL/pgSQL contender, with and without an idempotency key,
+#    and the PL/pgSQL contender, with and without an idempotency key;
 #    pay_remaining_balance() on enrollments made for it before each
 #    repetition (and copied to the bench tables, which keeps the tables
-#    the same size), and
-#    the set-based floor: one UPDATE + ledger INSERT statement over N rows,
-#    without and with an idempotency key per row.  Sections 2 and 3 run
+#    the same size); and the set-based floor: one UPDATE + ledger INSERT
+#    statement over N rows, without and with an idempotency key per row.  Sections 2 and 3 run
 #    with enrollment.events off, as the floor sends no notification.
 #    SERVER_REPS repetitions, alternating, each measurement after a
 #    CHECKPOINT; the median is reported, and each ratio is the median of
