@@ -3,7 +3,7 @@
 #
 #   bash bench/run.sh            full run (about 35 minutes on 2 cores)
 #   bash bench/run.sh quick      the same, short and once (under 3 minutes)
-#   bash bench/run.sh server     the server-side cost per call alone (~6 min)
+#   bash bench/run.sh server     the server-side cost per call alone (~4 min)
 #   bash bench/run.sh scale      per-call cost as the tables grow, and backend
 #                                memory after 10^3 and 10^6 calls (~6 min)
 #   QUICK=1 bash bench/run.sh scale   a small scale run, for trying it
