@@ -36,6 +36,18 @@ TextEquals(Datum a, text *b)
 		memcmp(VARDATA_ANY(at), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)) == 0;
 }
 
+static void ReportNullColumn(const char *column, const char *relation) pg_attribute_noreturn();
+
+/*
+ * A NULL where the table's NOT NULL constraints, dropped behind the
+ * extension's back, would have kept a value: an internal error.
+ */
+static void
+ReportNullColumn(const char *column, const char *relation)
+{
+	elog(ERROR, "column \"%s\" of relation \"%s\" is null", column, relation);
+}
+
 static Datum
 Column(TupleTableSlot *slot, AttrNumber attnum)
 {
@@ -43,9 +55,8 @@ Column(TupleTableSlot *slot, AttrNumber attnum)
 	Datum		value = slot_getattr(slot, attnum, &isnull);
 
 	if (isnull)
-		elog(ERROR, "column \"%s\" of relation \"%s\" is null",
-			 get_attname(slot->tts_tableOid, attnum, false),
-			 get_rel_name(slot->tts_tableOid));
+		ReportNullColumn(get_attname(slot->tts_tableOid, attnum, false),
+						 get_rel_name(slot->tts_tableOid));
 	return value;
 }
 
@@ -129,9 +140,6 @@ LockEnrollmentBySQL(PaymentTables *tables, text *user_id, text *course_id,
 					LockedEnrollment *enrollment)
 {
 	static SPIPlanPtr plan = NULL;
-	static const char *const column_names[6] = {
-		"currency", "minor_unit", "price", "amount_paid", "amount_due", "status"
-	};
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(course_id)};
 	Datum		columns[6];
@@ -154,8 +162,8 @@ LockEnrollmentBySQL(PaymentTables *tables, text *user_id, text *course_id,
 	for (int i = 0; i < (int) lengthof(columns); i++)
 	{
 		if (nulls[i] && i != 1)
-			elog(ERROR, "column \"%s\" of relation \"enrollments\" is null",
-				 column_names[i]);
+			ReportNullColumn(SPI_fname(SPI_tuptable->tupdesc, i + 1),
+							 "enrollments");
 	}
 	if (nulls[1])				/* the currency is not in currencies */
 		ReportUnknownCurrency(columns[0]);
