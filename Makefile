@@ -37,7 +37,7 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): src/enrollment.h
+$(OBJS): src/enrollment.h src/compat.h
 
 # The install script of 1.1 is the 1.0 script followed by the update, with
 # one change: payment_status is created with all its statuses.  Values that

@@ -142,9 +142,10 @@ InsertEnrollment(FunctionCallInfo fcinfo, text *user_id, text *course_id,
 	Oid			argtypes[9] = {TEXTOID, TEXTOID, TEXTOID, NUMERICOID,
 		NUMERICOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[9];
-	char		nulls[9] = "         ";
+	char		nulls[9];
 	Datum		result;
 
+	memset(nulls, ' ', sizeof(nulls));
 	CheckAmount(price, "price", true);
 	PreventCommandIfReadOnly("enroll()");
 

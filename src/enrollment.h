@@ -19,6 +19,8 @@
 #include "fmgr.h"
 #include "utils/numeric.h"
 
+#include "compat.h"
+
 /*
  * SQLSTATEs of the extension's own errors.  They are part of the API:
  * README.md lists them, and they never change once released.

@@ -64,7 +64,7 @@ static const int result_columns[] = {
 	" ON CONFLICT (user_id, idempotency_key) DO NOTHING" \
 	" RETURNING " returned
 
-static void ReportSkippedLedgerRow(void) pg_attribute_noreturn();
+pg_noreturn static void ReportSkippedLedgerRow(void);
 
 static void
 ReportSkippedLedgerRow(void)
@@ -218,9 +218,8 @@ LedgerFindKey(PaymentTables *tables, text *user_id, text *idempotency_key,
 	probe->tts_isnull[catalog->payment.idempotency_key - 1] = false;
 	ExecStoreVirtualTuple(probe);
 
-	if (ExecCheckIndexConstraints(tables->payments, probe, tables->estate,
-								  &holder,
-								  list_make1_oid(catalog->payments_key_index)))
+	if (CheckUniqueIndexes(tables->payments, probe, tables->estate, &holder,
+						   list_make1_oid(catalog->payments_key_index)))
 		return false;
 
 	FetchKeyHolder(tables, &holder);
@@ -258,8 +257,7 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 	if (!has_key)
 	{
 		simple_table_tuple_insert(rel, slot);
-		recheck = ExecInsertIndexTuples(rri, slot, estate, false, false,
-										NULL, NIL);
+		recheck = InsertIndexEntries(rri, slot, estate, false, NULL, NIL);
 		ExecARInsertTriggers(estate, rri, slot, recheck, NULL);
 		return true;
 	}
@@ -276,7 +274,7 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 		bool		lost_race = false;
 
 		if (!first &&
-			!ExecCheckIndexConstraints(rri, slot, estate, &conflict, arbiter))
+			!CheckUniqueIndexes(rri, slot, estate, &conflict, arbiter))
 		{
 			FetchKeyHolder(tables, &conflict);
 			return false;
@@ -285,8 +283,8 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
 		table_tuple_insert_speculative(rel, slot, estate->es_output_cid, 0, NULL,
 									   token);
-		recheck = ExecInsertIndexTuples(rri, slot, estate, false, true,
-										&lost_race, arbiter);
+		recheck = InsertIndexEntries(rri, slot, estate, true, &lost_race,
+									 arbiter);
 		table_tuple_complete_speculative(rel, slot, token, !lost_race);
 		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
 
@@ -314,8 +312,9 @@ LedgerAppendBySQL(PaymentTables *tables, const NewPayment *payment,
 		NUMERICOID, NUMERICOID, TEXTOID, TIMESTAMPTZOID, NAMEOID, TEXTOID,
 	TEXTOID};
 	Datum		values[11];
-	char		nulls[11] = "           ";
+	char		nulls[11];
 
+	memset(nulls, ' ', sizeof(nulls));
 	SavedPlan(&plans[has_kind],
 			  has_kind ?
 			  LEDGER_INSERT_SQL(", kind, reason",

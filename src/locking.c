@@ -36,7 +36,7 @@ TextEquals(Datum a, text *b)
 		memcmp(VARDATA_ANY(at), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)) == 0;
 }
 
-static void ReportNullColumn(const char *column, const char *relation) pg_attribute_noreturn();
+pg_noreturn static void ReportNullColumn(const char *column, const char *relation);
 
 /*
  * A NULL where the table's NOT NULL constraints, dropped behind the
@@ -60,9 +60,9 @@ Column(TupleTableSlot *slot, AttrNumber attnum)
 	return value;
 }
 
-static void ReportEnrollmentNotFound(text *user_id, text *course_id) pg_attribute_noreturn();
-static void ReportUnknownCurrency(Datum code) pg_attribute_noreturn();
-static void ReportSkippedUpdate(const LockedEnrollment *enrollment) pg_attribute_noreturn();
+pg_noreturn static void ReportEnrollmentNotFound(text *user_id, text *course_id);
+pg_noreturn static void ReportUnknownCurrency(Datum code);
+pg_noreturn static void ReportSkippedUpdate(const LockedEnrollment *enrollment);
 
 static void
 ReportEnrollmentNotFound(text *user_id, text *course_id)
@@ -259,9 +259,10 @@ StoreEnrollmentAmountsBySQL(PaymentTables *tables,
 	Oid			argtypes[7] = {TEXTOID, TEXTOID, NUMERICOID, NUMERICOID,
 	NUMERICOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		values[7];
-	char		nulls[7] = "       ";
+	char		nulls[7];
 	const Currency *currency = &enrollment->currency;
 
+	memset(nulls, ' ', sizeof(nulls));
 	SavedPlan(&plan,
 			  "UPDATE enrollment.enrollments"
 			  " SET price = COALESCE($3, price), amount_paid = $4,"

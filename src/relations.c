@@ -501,9 +501,8 @@ LookUpCatalog(Oid namespace)
 	/* version 1.1 */
 	catalog.payment.kind = get_attnum(catalog.payments, "kind");
 	catalog.payment.reason = get_attnum(catalog.payments, "reason");
-	catalog.payment_id_sequence = getIdentitySequence(catalog.payments,
-													  catalog.payment.payment_id,
-													  false);
+	catalog.payment_id_sequence = IdentitySequenceOf(catalog.payments,
+													 catalog.payment.payment_id);
 
 	catalog.currency_minor_unit = ColumnOf(catalog.currencies, "minor_unit");
 
@@ -590,7 +589,7 @@ OpenResultRelation(EState *estate, Relation rel, Index rtindex,
 
 	/* the prepared CHECK constraints, unless the executor must prepare them */
 	if (constr != NULL && constr->num_check == prepared->check_count)
-		rri->ri_ConstraintExprs = prepared->checks;
+		SetCheckConstraintStates(rri, prepared->checks);
 
 	/*
 	 * A subset of the table's triggers; InitResultRelInfo() sized the
@@ -602,24 +601,6 @@ OpenResultRelation(EState *estate, Relation rel, Index rtindex,
 	estate->es_opened_result_relations =
 		lappend(estate->es_opened_result_relations, rri);
 	return rri;
-}
-
-/*
- * A range table entry for rel, asking for the privileges the statement
- * would need in SQL; the current user (the extension's owner, since the
- * functions are SECURITY DEFINER) must have them.
- */
-static RangeTblEntry *
-RangeTableEntry(Relation rel, LOCKMODE lockmode, AclMode privileges)
-{
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
-
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = lockmode;
-	rte->requiredPerms = privileges;
-	return rte;
 }
 
 static Relation
@@ -671,9 +652,9 @@ OpenPaymentTables(PaymentTables *tables)
 	Relation	enrollments;
 	Relation	payments;
 	EState	   *estate;
-	RangeTblEntry *enrollments_rte;
 	AttrNumber	written[6];
-	List	   *range_table;
+	Bitmapset  *written_columns = NULL;
+	RangeTable	range_table = {NIL, NIL};
 	MemoryContext oldcontext;
 
 	/* what SQL would refuse, this refuses too */
@@ -729,9 +710,12 @@ OpenPaymentTables(PaymentTables *tables)
 	estate = CreateExecutorState();
 	oldcontext = MemoryContextSwitchTo(estate->es_query_cxt);
 
-	/* an update of an enrollment writes these, for UPDATE OF triggers */
-	enrollments_rte = RangeTableEntry(enrollments, RowExclusiveLock,
-									  ACL_SELECT | ACL_UPDATE);
+	/*
+	 * The privileges the statements would need in SQL; the current user
+	 * (the extension's owner, since the functions are SECURITY DEFINER)
+	 * must have them.  An update of an enrollment writes these columns, for
+	 * UPDATE OF triggers.
+	 */
 	written[0] = catalog.enrollment.price;
 	written[1] = catalog.enrollment.amount_paid;
 	written[2] = catalog.enrollment.amount_due;
@@ -739,16 +723,15 @@ OpenPaymentTables(PaymentTables *tables)
 	written[4] = catalog.enrollment.updated_at;
 	written[5] = catalog.enrollment.paid_at;
 	for (int i = 0; i < (int) lengthof(written); i++)
-		enrollments_rte->updatedCols =
-			bms_add_member(enrollments_rte->updatedCols,
-						   written[i] - FirstLowInvalidHeapAttributeNumber);
-	range_table = list_make3(enrollments_rte,
-							 RangeTableEntry(payments, RowExclusiveLock,
-											 ACL_SELECT | ACL_INSERT),
-							 RangeTableEntry(tables->currencies, AccessShareLock,
-											 ACL_SELECT));
-	ExecCheckRTPerms(range_table, true);
-	ExecInitRangeTable(estate, range_table);
+		written_columns = bms_add_member(written_columns,
+										 written[i] - FirstLowInvalidHeapAttributeNumber);
+	AddToRangeTable(&range_table, enrollments, RowExclusiveLock,
+					ACL_SELECT | ACL_UPDATE, written_columns);
+	AddToRangeTable(&range_table, payments, RowExclusiveLock,
+					ACL_SELECT | ACL_INSERT, NULL);
+	AddToRangeTable(&range_table, tables->currencies, AccessShareLock,
+					ACL_SELECT, NULL);
+	InitCheckedRangeTable(estate, &range_table);
 	tables->enrollments = OpenResultRelation(estate, enrollments, 1,
 											 &enrollments_prepared);
 	tables->payments = OpenResultRelation(estate, payments, 2,
@@ -768,7 +751,7 @@ OpenPaymentTables(PaymentTables *tables)
 													  &TTSOpsVirtual);
 	tables->currency_slot = table_slot_create(tables->currencies,
 											  &estate->es_tupleTable);
-	EvalPlanQualInit(&tables->epqstate, estate, NULL, NIL, -1);
+	InitEvalPlanQual(&tables->epqstate, estate);
 
 	tables->created_by = SessionUserName();
 	MemoryContextSwitchTo(oldcontext);
@@ -881,7 +864,7 @@ FindRowByTextKey(Relation rel, Relation index, Snapshot snapshot,
 		scankeys[i].sk_collation = index->rd_indcollation[i];
 	}
 
-	scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+	scan = BeginIndexScan(rel, index, snapshot, nkeys);
 	index_rescan(scan, scankeys, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
