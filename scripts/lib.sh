@@ -1,14 +1,44 @@
 # scripts/lib.sh: shared by the demo, the test suite and the benchmarks.
 # Installs what is missing (Debian packages), builds and installs the
-# extension, and runs a throwaway PostgreSQL 15 server in a temporary folder.
-# Source it; it changes directory to the repository root.
+# extension, and runs a throwaway PostgreSQL server in a temporary folder.
+# The major is the one this Debian release ships (15 on bookworm, 17 on
+# trixie, 18 on sid), or $PG_VERSION if set.  Source it; it changes
+# directory to the repository root.
 
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 
-PG_VERSION=15
+SUPPORTED_PG_VERSIONS="15 16 17 18"
+
+# Run a command as root: directly when we are root, else through sudo.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# The major of this release's "postgresql" package, which depends on
+# postgresql-N.
+release_pg_version() {
+	local depends
+	depends=$(apt-cache show --no-all-versions postgresql 2>/dev/null |
+		sed -n 's/^Depends: .*postgresql-\([0-9][0-9]*\).*/\1/p')
+	if [ -z "$depends" ]; then
+		as_root apt-get update -qq
+		depends=$(apt-cache show --no-all-versions postgresql |
+			sed -n 's/^Depends: .*postgresql-\([0-9][0-9]*\).*/\1/p')
+	fi
+	echo "$depends"
+}
+
+PG_VERSION=${PG_VERSION:-$(release_pg_version)}
+case " $SUPPORTED_PG_VERSIONS " in
+*" $PG_VERSION "*) ;;
+*)
+	echo "PostgreSQL '$PG_VERSION' is not supported: use one of $SUPPORTED_PG_VERSIONS (PG_VERSION=N)" >&2
+	exit 1
+	;;
+esac
 PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
 export PG_CONFIG=$PG_BIN/pg_config
 export PATH=$PG_BIN:$PATH
@@ -18,25 +48,33 @@ as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Install the Debian packages that are not installed yet.
-ensure_packages() {
-	local wanted=(postgresql-$PG_VERSION postgresql-server-dev-$PG_VERSION
-		postgresql-$PG_VERSION-pgtap libtap-parser-sourcehandler-pgtap-perl
-		make gcc "$@")
+# install_missing PACKAGE...: install those not installed yet, from the
+# package lists at hand, or after updating them if that fails.
+install_missing() {
 	local missing=() pkg
-	for pkg in "${wanted[@]}"; do
+	for pkg in "$@"; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' ||
 			missing+=("$pkg")
 	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		echo "installing: ${missing[*]}"
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "installing: ${missing[*]}"
+	local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+		--no-install-recommends "${missing[@]}")
+	as_root "${install[@]}" >/dev/null 2>&1 || {
 		as_root apt-get update -qq
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${missing[@]}" >/dev/null
-	fi
+		as_root "${install[@]}" >/dev/null
+	}
 }
 
-# Build warning-free and install the extension into PostgreSQL 15.
+# ensure_packages [PACKAGE...]: PostgreSQL, its build files, pgTAP, a
+# compiler, and the packages named.
+ensure_packages() {
+	install_missing postgresql-$PG_VERSION postgresql-server-dev-$PG_VERSION \
+		postgresql-$PG_VERSION-pgtap libtap-parser-sourcehandler-pgtap-perl \
+		make gcc "$@"
+}
+
+# Build warning-free and install the extension into PostgreSQL $PG_VERSION.
 build_and_install() {
 	make -s PG_CFLAGS="-Wall -Wextra -Werror -Wno-unused-parameter" >/dev/null
 	as_root make -s install PG_CONFIG="$PG_CONFIG" >/dev/null

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# scripts/test.sh: the whole test suite.  Installs what is missing, builds
-# the extension warning-free, starts a throwaway server, and runs
+# scripts/test.sh: the whole test suite, on every supported major.
+#   bash scripts/test.sh          this machine's major, then the others in
+#                                 fresh Debian roots (scripts/matrix.sh);
+#                                 needs root
+#   bash scripts/test.sh --host   this machine's major only
+# On this machine's major: installs what is missing, builds the extension
+# warning-free, starts a throwaway server, and runs
 #   pg_regress (sql/, expected/), the isolation tester (test/isolation/) and
 #   pgTAP through pg_prove (test/pgtap/), twice: with payments reaching the
 #   tables directly (enrollment.table_access = auto, which is direct here)
@@ -12,11 +17,28 @@
 #   an updated one (test/upgrade.sh), and the short runs of the
 #   fault and failover tests (test/fault/), which start servers of their
 #   own.  The concurrency, fuzz and fault tests run on both paths too.
+# Each other major runs the demo, this same suite with --host, and the
+# restore of a dump made here if it is a later major.
 # The last line is "N passed, N failed" over all of them; the exit status is
 # non-zero if anything failed.
 source "$(dirname "$0")/lib.sh"
 
-ensure_packages libpq-dev
+HOST_ONLY=false
+case ${1:-} in
+--host) HOST_ONLY=true ;;
+"") ;;
+*) echo "usage: $0 [--host]" >&2 && exit 2 ;;
+esac
+
+other_majors=()
+if ! $HOST_ONLY && [ "$(id -u)" -eq 0 ]; then
+	source scripts/matrix.sh
+	mapfile -t other_majors < <(other_releases "$PG_VERSION")
+fi
+
+ensure_packages libpq-dev procps ${other_majors[0]:+debootstrap}
+# the roots of the other majors are made while the suite runs here
+[ ${#other_majors[@]} -eq 0 ] || start_bases "${other_majors[@]}"
 build_and_install
 # pgTAP's scale_out.sql reads the statements that payments run
 start_cluster "shared_preload_libraries = 'pg_stat_statements'" \
@@ -32,11 +54,14 @@ tally() {		# tally SUITE PASSED FAILED
 	failed=$((failed + $3))
 }
 
-# pg_regress and the isolation tester print "test NAME ... ok" or
-# "... FAILED" per test
+# pg_regress and the isolation tester print one line per test: on 15,
+# "test NAME ... ok" or "... FAILED"; from 16 on, TAP lines "ok N - NAME"
+# or "not ok N - NAME" ("+" in place of "-" in a parallel group)
+REGRESS_PASSED='^(test .* \.\.\. ok|ok [0-9]+ +[-+] )'
+REGRESS_FAILED='^(test .* \.\.\. (FAILED|failed)|not ok [0-9]+ +[-+] )'
 count_regress() {	# count_regress LOG -> "PASSED FAILED"
-	echo "$(grep -cE '^test .* \.\.\. ok' "$1" || true)" \
-		"$(grep -cE '^test .* \.\.\. (FAILED|failed)' "$1" || true)"
+	echo "$(grep -cE "$REGRESS_PASSED" "$1" || true)" \
+		"$(grep -cE "$REGRESS_FAILED" "$1" || true)"
 }
 
 # TAP lines: "ok N" and "not ok N"
@@ -63,7 +88,8 @@ run_sql_suites() {
 	echo "== pg_regress ($access)"
 	rm -rf results output_iso regression.diffs regression.out
 	make -s installcheck ISOLATION= >"$LOG_DIR/regress.log" 2>&1 || true
-	grep -E '^test ' "$LOG_DIR/regress.log" || cat "$LOG_DIR/regress.log"
+	grep -E "$REGRESS_PASSED|$REGRESS_FAILED" "$LOG_DIR/regress.log" ||
+		cat "$LOG_DIR/regress.log"
 	[ -f regression.diffs ] && head -200 regression.diffs
 	read -r p f < <(count_regress "$LOG_DIR/regress.log")
 	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1		# the suite did not run at all
@@ -71,7 +97,8 @@ run_sql_suites() {
 
 	echo "== isolation ($access)"
 	make -s installcheck REGRESS= >"$LOG_DIR/isolation.log" 2>&1 || true
-	grep -E '^test ' "$LOG_DIR/isolation.log" || cat "$LOG_DIR/isolation.log"
+	grep -E "$REGRESS_PASSED|$REGRESS_FAILED" "$LOG_DIR/isolation.log" ||
+		cat "$LOG_DIR/isolation.log"
 	[ -f output_iso/regression.diffs ] && head -200 output_iso/regression.diffs
 	read -r p f < <(count_regress "$LOG_DIR/isolation.log")
 	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
@@ -113,6 +140,10 @@ run_tap_suite concurrency_sql "${on_sql_path[@]}" bash test/concurrency.sh
 run_tap_suite fuzz bash test/fuzz.sh
 run_tap_suite fuzz_sql "${on_sql_path[@]}" bash test/fuzz.sh
 run_tap_suite dump_restore bash test/dump_restore.sh
+if [ ${#other_majors[@]} -gt 0 ]; then
+	DUMP_DIR=$LOG_DIR/dump
+	run_tap_suite dump_for_later_majors bash test/dump_restore.sh --dump "$DUMP_DIR"
+fi
 run_tap_suite upgrade bash test/upgrade.sh
 run_tap_suite fault bash test/fault/fault.sh
 run_tap_suite fault_sql "${on_sql_path[@]}" bash test/fault/fault.sh
@@ -121,6 +152,20 @@ run_tap_suite failover bash test/fault/failover.sh
 if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then
 	echo "== the server log shows a crashed backend:"
 	grep -B2 -A5 'terminated by signal' "$CLUSTER_DIR/server.log"
+	failed=$((failed + 1))
+fi
+
+echo "== PostgreSQL $PG_VERSION (this machine): $passed passed, $failed failed"
+stop_cluster
+
+if $HOST_ONLY; then
+	:
+elif [ ${#other_majors[@]} -gt 0 ]; then
+	run_matrix "$DUMP_DIR" "${other_majors[@]}"
+	passed=$((passed + MATRIX_PASSED))
+	failed=$((failed + MATRIX_FAILED))
+else
+	echo "== the other majors run in Debian roots, which need root: not run"
 	failed=$((failed + 1))
 fi
 

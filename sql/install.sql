@@ -19,12 +19,16 @@ CREATE EXTENSION enrollment;
 SELECT extname, extversion, extrelocatable, extnamespace::regnamespace
   FROM pg_extension WHERE extname = 'enrollment';
 
--- every object the extension owns
+-- every object the extension owns; not the array types and the row types
+-- of tables, which PostgreSQL 17 and later record as members too
 SELECT pg_describe_object(classid, objid, 0) AS object
-  FROM pg_depend
+  FROM pg_depend d
  WHERE refclassid = 'pg_extension'::regclass
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'enrollment')
    AND deptype = 'e'
+   AND NOT EXISTS (SELECT FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+                    WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                      AND (t.typcategory = 'A' OR c.relkind <> 'c'))
  ORDER BY 1;
 
 -- the functions are the only write path: definer rights, pinned path
