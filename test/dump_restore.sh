@@ -3,8 +3,9 @@
 # payments, pg_restore into a new database (and, in one transaction, into
 # another), then checks that every row of both tables came back unchanged,
 # that the ledger's identity continues above the restored payment ids, that
-# the functions work (a new payment, replays of keys paid before the dump)
-# and that the ledger still refuses UPDATE, DELETE and TRUNCATE.
+# the functions work (a new payment, replays of keys paid before the dump),
+# that the ledger still refuses UPDATE, DELETE and TRUNCATE, and that
+# verify() finds nothing wrong.
 #   test/dump_restore.sh               dump and restore on this server
 #   test/dump_restore.sh --dump DIR    only the dump, kept in DIR with what
 #                                      the restore compares against
@@ -156,6 +157,8 @@ restore() {
 	done
 	tap "$(sql "$TARGET" "SELECT count(*) = 11 FROM enrollment.payments")" \
 		"the restored ledger holds its 10 rows and the new payment"
+	tap "$(sql "$TARGET" "SELECT count(*) = 0 FROM enrollment.verify()")" \
+		"after the restore, verify() finds every enrollment in agreement with its ledger"
 }
 
 case $MODE in
