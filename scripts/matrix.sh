@@ -71,6 +71,14 @@ wait_bases() {
 	return $status
 }
 
+# totals_of LOG -> "PASSED FAILED" from its last "N passed, N failed"
+# line; "0 1" if it has none (what wrote it died first)
+totals_of() {
+	local totals
+	totals=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$1" | tail -1)
+	echo "${totals:-0 1}"
+}
+
 # remove_root ROOT: stop what still runs in it, unmount, delete
 remove_root() {
 	local root=$1 pid
@@ -121,9 +129,7 @@ run_in_root() {
 	fi
 	echo "== suite: bash scripts/test.sh --host"
 	in_root "bash scripts/test.sh --host" | tee "$root/suite.log" || true
-	read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' \
-		"$root/suite.log" | tail -1)
-	[ -n "${p:-}" ] || { p=0; f=1; }	# the suite died before its last line
+	read -r p f < <(totals_of "$root/suite.log")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	if [ -n "$dump_dir" ]; then
@@ -161,9 +167,7 @@ run_matrix() {
 			echo "no root for $release: see $MATRIX_CACHE/$release.base.log" \
 				>"$MATRIX_CACHE/$release.log"
 		fi
-		read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' \
-			"$MATRIX_CACHE/$release.log" | tail -1)
-		[ -n "${p:-}" ] || { p=0; f=1; }
+		read -r p f < <(totals_of "$MATRIX_CACHE/$release.log")
 		if [ "$f" -ne 0 ]; then
 			grep -E '^not ok|FAILED|^== .*[1-9][0-9]* failed|^[+-][^+-]' \
 				"$MATRIX_CACHE/$release.log" | head -60
