@@ -43,11 +43,6 @@ PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
 export PG_CONFIG=$PG_BIN/pg_config
 export PATH=$PG_BIN:$PATH
 
-# Run a command as root: directly when we are root, else through sudo.
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
 # install_missing PACKAGE...: install those not installed yet, from the
 # package lists at hand, or after updating them if that fails.
 install_missing() {

@@ -4,7 +4,9 @@
 # debootstrap: bookworm (15), trixie (17) and sid (18).  Each root starts as
 # a fresh Debian machine and runs the README's two commands as they are, so
 # they are checked on every release.  A dump that this machine's major made
-# (test/dump_restore.sh --dump) is restored in each later major.
+# (test/dump_restore.sh --dump) is restored in each later major, and each
+# root but bookworm's also gets bookworm's 15 from bookworm's archive, to
+# pg_upgrade from it (test/pg_upgrade.sh).
 #   bash scripts/matrix.sh [RELEASE...]   the releases named, or all but
 #                                         this machine's; prints
 #                                         "N passed, N failed"
@@ -100,10 +102,10 @@ remove_root() {
 # run_in_root RELEASE [DUMP_DIR]: a fresh copy of the base, this
 # checkout's files in /root/enrollment, and there the README's demo and
 # test commands; then, if DUMP_DIR holds a dump of an earlier major, its
-# restore.  Prints "N passed, N failed" last: the demo counts as one test.
+# restore; then pg_upgrade from the first release's major (15).  Prints "N passed, N failed" last: the demo counts as one test.
 run_in_root() {
 	local release=$1 dump_dir=${2:-} root=$MATRIX_CACHE/$1.run
-	local passed=0 failed=0 p f
+	local passed=0 failed=0 p f oldest
 	remove_root "$root" || return 1
 	cp -a "$MATRIX_CACHE/$release.base" "$root"
 	mkdir -p "$MATRIX_CACHE/$release.debs"
@@ -132,17 +134,35 @@ run_in_root() {
 	read -r p f < <(totals_of "$root/suite.log")
 	passed=$((passed + p))
 	failed=$((failed + f))
-	if [ -n "$dump_dir" ]; then
-		echo "== restore of the dump of PostgreSQL $(cat "$dump_dir/major.txt")"
-		cp -a "$dump_dir" "$root/root/dump"
-		chmod -R a+rX "$root/root/dump"
-		in_root "source scripts/lib.sh && start_cluster &&
-			bash test/dump_restore.sh --restore /root/dump" | tee "$root/restore.log" || true
-		p=$(grep -cE '^ok [0-9]' "$root/restore.log" || true)
-		f=$(grep -cE '^not ok [0-9]' "$root/restore.log" || true)
+
+	# tap_step NAME COMMAND: a step printing TAP lines; none is a failure
+	tap_step() {
+		echo "== $1"
+		in_root "$2" 2>&1 | tee "$root/step.log" || true
+		p=$(grep -cE '^ok [0-9]' "$root/step.log" || true)
+		f=$(grep -cE '^not ok [0-9]' "$root/step.log" || true)
 		[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
 		passed=$((passed + p))
 		failed=$((failed + f))
+	}
+	if [ -n "$dump_dir" ]; then
+		cp -a "$dump_dir" "$root/root/dump"
+		chmod -R a+rX "$root/root/dump"
+		tap_step "restore of the dump of PostgreSQL $(cat "$dump_dir/major.txt")" \
+			"source scripts/lib.sh && start_cluster &&
+			bash test/dump_restore.sh --restore /root/dump"
+	fi
+	oldest=${MATRIX_RELEASES[0]}
+	if [ "${oldest%%:*}" != "$release" ]; then
+		# the oldest major beside this one, from its own release's
+		# archive, whose packages are preferred only where asked for
+		echo "deb $MATRIX_MIRROR ${oldest%%:*} main" >"$root/etc/apt/sources.list.d/oldest.list"
+		printf 'Package: *\nPin: release n=%s\nPin-Priority: 100\n' "${oldest%%:*}" \
+			>"$root/etc/apt/preferences.d/oldest"
+		tap_step "pg_upgrade from PostgreSQL ${oldest#*:} (${oldest%%:*})" \
+			"apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends postgresql-${oldest#*:} postgresql-server-dev-${oldest#*:} \
+				>/dev/null && bash test/pg_upgrade.sh ${oldest#*:}"
 	fi
 	remove_root "$root" || failed=$((failed + 1))
 	echo "$passed passed, $failed failed"

@@ -6,13 +6,19 @@
 # the functions work (a new payment, replays of keys paid before the dump),
 # that the ledger still refuses UPDATE, DELETE and TRUNCATE, and that
 # verify() finds nothing wrong.
-#   test/dump_restore.sh               dump and restore on this server
-#   test/dump_restore.sh --dump DIR    only the dump, kept in DIR with what
-#                                      the restore compares against
-#   test/dump_restore.sh --restore DIR only the restore of DIR's dump, on a
-#                                      server of a later major, say
+#   test/dump_restore.sh                dump and restore on this server
+#   test/dump_restore.sh --dump DIR     only the dump, kept in DIR with what
+#                                       the restore compares against
+#   test/dump_restore.sh --restore DIR  only the restore of DIR's dump, on a
+#                                       server of a later major, say
+#   test/dump_restore.sh --populate DIR only the source database, kept, and
+#                                       in DIR what --check compares against
+#   test/dump_restore.sh --check DIR    the same checks as after a restore,
+#                                       on the source database itself (after
+#                                       pg_upgrade: test/pg_upgrade.sh)
 # Needs a running server (PGHOST etc.) with the extension installed; prints
-# one TAP line per check and drops its databases at the end.
+# one TAP line per check and drops its databases at the end (but the source
+# database with --populate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +29,9 @@ TARGET_1=enrollment_dump_target_1
 KEYS="order-1 order-2 order-3"
 case $MODE in
 both) WORK=$(mktemp -d /tmp/enrollment-dump.XXXXXX) ;;
---dump | --restore) WORK=${2:?"$MODE needs a folder"} && mkdir -p "$WORK" ;;
-*) echo "usage: $0 [--dump DIR | --restore DIR]" >&2 && exit 2 ;;
+--dump | --restore | --populate | --check)
+	WORK=${2:?"$MODE needs a folder"} && mkdir -p "$WORK" ;;
+*) echo "usage: $0 [--dump DIR | --restore DIR | --populate DIR | --check DIR]" >&2 && exit 2 ;;
 esac
 source test/tap.sh
 
@@ -44,14 +51,14 @@ drop_databases() {
 	dropdb --if-exists "$TARGET_1"
 }
 cleanup() {
-	drop_databases
+	[ "$MODE" = --populate ] || drop_databases
 	[ "$MODE" != both ] || rm -rf "$WORK"
 }
 trap "cleanup 2>/dev/null" EXIT
-drop_databases 2>/dev/null
+[ "$MODE" = --check ] || drop_databases 2>/dev/null
 
-# dump: the source database, its dump, and what the restore must find
-dump() {
+# populate: the source database, and what a restore or an upgrade must find
+populate() {
 	createdb "$SOURCE"
 	psql -X -q -d "$SOURCE" -v ON_ERROR_STOP=1 >/dev/null <<-'EOF'
 	CREATE EXTENSION enrollment;
@@ -81,10 +88,10 @@ dump() {
 	                          AND count(*) FILTER (WHERE status = 'cancelled') = 1
 	                          AND count(*) FILTER (WHERE status = 'refunded') = 1
 	                     FROM enrollment.enrollments")" \
-		"before the dump: 7 enrollments, 2 paid, 2 partial, 1 pending, 1 cancelled, 1 refunded"
+		"the source database: 7 enrollments, 2 paid, 2 partial, 1 pending, 1 cancelled, 1 refunded"
 	tap "$(sql "$SOURCE" "SELECT count(*) = 10 AND count(idempotency_key) = 3
 	                     FROM enrollment.payments")" \
-		"before the dump: 10 ledger rows, 3 of them with an idempotency key"
+		"the source database: 10 ledger rows, 3 of them with an idempotency key"
 
 	# what the restore compares against: the rows, the last payment_id, the
 	# payments the keys name, the major that dumped
@@ -95,7 +102,10 @@ dump() {
 	                      FROM enrollment.payments WHERE idempotency_key = '$key'" >"$WORK/$key.txt"
 	done
 	sql "$SOURCE" "SELECT current_setting('server_version_num')::int / 10000" >"$WORK/major.txt"
+}
 
+# dump: the source database's dump
+dump() {
 	status=0
 	pg_dump -Fc -f "$WORK/dump" "$SOURCE" 2>"$WORK/dump.log" || status=$?
 	cat "$WORK/dump.log"
@@ -115,10 +125,7 @@ restore() {
 	tap "$([ "$status" -eq 0 ] && [ ! -s "$WORK/restore.log" ] && echo t)" \
 		"pg_restore of a dump of $dumped_by into a new database succeeds without a message"
 
-	tables_in_order "$TARGET" >"$WORK/after.txt"
-	diff "$WORK/before.txt" "$WORK/after.txt" | head -20 || true
-	tap "$(cmp -s "$WORK/before.txt" "$WORK/after.txt" && echo t)" \
-		"every enrollment and ledger row is restored unchanged ($(wc -l <"$WORK/after.txt") rows)"
+	same_rows "$TARGET" "every enrollment and ledger row is restored unchanged"
 
 	# in one transaction, CREATE EXTENSION and the rows that use its statuses
 	createdb "$TARGET_1"
@@ -130,11 +137,26 @@ restore() {
 		cmp -s "$WORK/before.txt" "$WORK/after_1.txt" && echo t)" \
 		"pg_restore --single-transaction succeeds without a message and restores every row unchanged"
 
-	# a new payment: the identity continues above the restored ids
+	still_works "$TARGET" "the restore"
+}
+
+# same_rows DATABASE DESCRIPTION: its tables hold what populate left
+same_rows() {
+	tables_in_order "$1" >"$WORK/after.txt"
+	diff "$WORK/before.txt" "$WORK/after.txt" | head -20 || true
+	tap "$(cmp -s "$WORK/before.txt" "$WORK/after.txt" && echo t)" \
+		"$2 ($(wc -l <"$WORK/after.txt") rows)"
+}
+
+# still_works DATABASE EVENT: after EVENT (a restore, an upgrade) into
+# DATABASE, payments, replays, the append-only ledger and verify() work
+still_works() {
+	local db=$1 after="after $2"
+	# a new payment: the identity continues above the ids paid before
 	last_id=$(cat "$WORK/last_id.txt")
-	tap "$(sql "$TARGET" "SELECT payment_id > $last_id AND NOT replayed AND status = 'paid'
+	tap "$(sql "$db" "SELECT payment_id > $last_id AND NOT replayed AND status = 'paid'
 	                     FROM enrollment.apply_payment('dave', 'math', 20, 'order-4')")" \
-		"a new payment after the restore works and gets a payment_id above $last_id"
+		"a new payment $after works and gets a payment_id above $last_id"
 
 	# replays of keys paid before the dump return the original payment
 	for call in "apply_payment('alice', 'math', 25.50, 'order-1')" \
@@ -142,9 +164,9 @@ restore() {
 		"apply_payments('[{\"user_id\": \"bob\", \"course_id\": \"math\", \"amount\": 1.005, \"idempotency_key\": \"order-3\"}]')"; do
 		key=$(grep -o "order-[0-9]" <<<"$call")
 		original=$(cat "$WORK/$key.txt")
-		tap "$(sql "$TARGET" "SELECT replayed AND (payment_id, amount, created_at)::text = \$\$$original\$\$
+		tap "$(sql "$db" "SELECT replayed AND (payment_id, amount, created_at)::text = \$\$$original\$\$
 	                         FROM enrollment.$call")" \
-			"${call%%(*}() with key $key after the restore replays the original payment"
+			"${call%%(*}() with key $key $after replays the original payment"
 	done
 
 	# the ledger is still append-only, under session_replication_role = replica too
@@ -152,18 +174,23 @@ restore() {
 		"DELETE FROM enrollment.payments" \
 		"TRUNCATE enrollment.payments" \
 		"SET session_replication_role = replica; DELETE FROM enrollment.payments"; do
-		tap "$([ "$(sql "$TARGET" "$change" 2>&1)" = "ERROR:  23E05" ] && echo t)" \
-			"after the restore, $change raises 23E05"
+		tap "$([ "$(sql "$db" "$change" 2>&1)" = "ERROR:  23E05" ] && echo t)" \
+			"$after, $change raises 23E05"
 	done
-	tap "$(sql "$TARGET" "SELECT count(*) = 11 FROM enrollment.payments")" \
-		"the restored ledger holds its 10 rows and the new payment"
-	tap "$(sql "$TARGET" "SELECT count(*) = 0 FROM enrollment.verify()")" \
-		"after the restore, verify() finds every enrollment in agreement with its ledger"
+	tap "$(sql "$db" "SELECT count(*) = 11 FROM enrollment.payments")" \
+		"$after, the ledger holds its 10 rows and the new payment"
+	tap "$(sql "$db" "SELECT count(*) = 0 FROM enrollment.verify()")" \
+		"$after, verify() finds every enrollment in agreement with its ledger"
 }
 
 case $MODE in
-both) dump && restore ;;
---dump) dump ;;
+both) populate && dump && restore ;;
+--dump) populate && dump ;;
 --restore) restore ;;
+--populate) populate ;;
+--check)
+	same_rows "$SOURCE" "every enrollment and ledger row is unchanged"
+	still_works "$SOURCE" "the upgrade"
+	;;
 esac
 tap_done
