@@ -148,6 +148,7 @@ run_tap_suite upgrade bash test/upgrade.sh
 run_tap_suite fault bash test/fault/fault.sh
 run_tap_suite fault_sql "${on_sql_path[@]}" bash test/fault/fault.sh
 run_tap_suite failover bash test/fault/failover.sh
+run_tap_suite citus bash test/citus.sh	# skips itself without Citus
 
 if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then
 	echo "== the server log shows a crashed backend:"

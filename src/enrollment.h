@@ -219,6 +219,8 @@ typedef struct PaymentTables
 	ColumnDefaults ledger_defaults;
 	bool		by_sql;			/* through SQL statements: nothing above is
 								 * open but the catalog and created_by */
+	bool		on_citus;		/* by_sql, and the citus extension is
+								 * installed */
 	HeapTuple	updated_row;	/* by_sql: the enrollment as last updated */
 	TupleDesc	updated_row_desc;
 } PaymentTables;

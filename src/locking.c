@@ -11,7 +11,9 @@
  * the lock follows the row to its newest version; under REPEATABLE READ or
  * SERIALIZABLE a row changed since the snapshot raises 40001, as SELECT
  * ... FOR NO KEY UPDATE does; through SQL (relations.c), it is that
- * SELECT, and the write-back an UPDATE.
+ * SELECT, and the write-back an UPDATE.  Under Citus, the SELECT first
+ * locks the metadata of the user's shard, so that no shard move completes
+ * while a call holds a row lock.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +23,7 @@
 #include "access/tableam.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "storage/lockdefs.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -131,6 +134,36 @@ CurrencyMinorUnit(PaymentTables *tables, Datum code)
 }
 
 /*
+ * Under Citus, hold the metadata lock of the user's shard until the end of
+ * the transaction, as Citus itself does for an UPDATE but not for a SELECT
+ * ... FOR NO KEY UPDATE.  Without it a shard move can finish between the
+ * row lock, taken on the old placement, and the UPDATE, which then goes to
+ * the new placement, where other calls never waited for that row lock: a
+ * lost update.  With it, a move waits for the calls under way, and calls
+ * wait for a move's final switch.  Nothing to lock while the table is not
+ * distributed.
+ */
+static void
+LockShardOfUser(text *user_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		key[1] = {PointerGetDatum(user_id)};
+
+	SavedPlan(&plan,
+			  "SELECT pg_catalog.lock_shard_metadata(" CppAsString2(ShareLock) ","
+			  " ARRAY[pg_catalog.get_shard_id_for_distribution_column("
+			  "p.logicalrelid, $1)])"
+			  " FROM pg_catalog.pg_dist_partition p"
+			  " WHERE p.logicalrelid OPERATOR(pg_catalog.=)"
+			  " 'enrollment.enrollments'::pg_catalog.regclass"
+			  " AND p.partmethod OPERATOR(pg_catalog.=) 'h'",
+			  1, argtypes);
+	ExecuteSavedPlan(plan, key, NULL, false, SPI_OK_SELECT);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * LockEnrollment() in SQL: SELECT ... FOR NO KEY UPDATE, which waits,
  * follows the row to its newest version and raises 40001 as the direct
  * way does.
@@ -145,6 +178,8 @@ LockEnrollmentBySQL(PaymentTables *tables, text *user_id, text *course_id,
 	Datum		columns[6];
 	bool		nulls[6];
 
+	if (tables->on_citus)
+		LockShardOfUser(user_id);
 	SavedPlan(&plan,
 			  "SELECT e.currency, c.minor_unit, e.price, e.amount_paid,"
 			  " e.amount_due, e.status"

@@ -635,6 +635,7 @@ OpenForStatements(PaymentTables *tables)
 
 	memset(tables, 0, sizeof(PaymentTables));
 	tables->by_sql = true;
+	tables->on_citus = citus_installed;
 	tables->catalog = catalog;
 	tables->created_by = SessionUserName();
 	ConnectSPI();

@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# test/citus.sh: the extension on a real Citus cluster.  A coordinator and
+# two workers on 127.0.0.1 (three throwaway clusters with
+# shared_preload_libraries = citus), citus and enrollment created on every
+# node, then the README's "Scaling out" recipe, read from the README itself
+# (the blocks after "<!-- test/citus.sh runs this block -->").  Through the
+# coordinator: every function, replays and refusals with their SQLSTATEs, a
+# batch across both workers (all or nothing), which worker ran each
+# delegated call (from the workers' own statistics) and on which path, the
+# append-only trigger on the shards, unique payment ids across nodes,
+# events sent by the worker, pgbench on a hot enrollment and on many
+# (test/concurrency.sh), a shard move while payments run, and a third worker
+# added and rebalanced onto.
+#   bash test/citus.sh
+# Needs Citus installed for this machine's PostgreSQL (Citus 13.2 supports
+# 15 to 17); builds and installs it first from ../shared/citus if that
+# folder is there (once; then reused), else prints that the suite was
+# skipped.  Runs as root (the servers as the postgres user) or as their
+# owner; prints one TAP line per check.
+source "$(dirname "$0")/../scripts/lib.sh"
+source test/tap.sh
+
+CITUS_SOURCE=$(cd "$REPO_ROOT/.." && pwd)/shared/citus
+COORDINATOR=${CITUS_PORT:-9700}
+WORKERS=("$((COORDINATOR + 1))" "$((COORDINATOR + 2))")
+NEW_WORKER=$((COORDINATOR + 3))
+
+if [ ! -f "$($PG_CONFIG --pkglibdir)/citus.so" ]; then
+	if [ "$PG_VERSION" -gt 17 ]; then
+		echo "1..0 # SKIP Citus 13.2 does not support PostgreSQL $PG_VERSION"
+		exit 0
+	elif [ -f "$CITUS_SOURCE/build.sh" ]; then
+		echo "# building Citus from $CITUS_SOURCE (once)"
+		as_root bash "$CITUS_SOURCE/build.sh" "$PG_CONFIG" >&2
+	else
+		echo "1..0 # SKIP Citus is not installed and $CITUS_SOURCE is not there"
+		exit 0
+	fi
+fi
+build_and_install
+
+WORK=$(mktemp -d /tmp/enrollment-citus.XXXXXX)
+chmod 755 "$WORK"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$WORK"
+unset PGHOST PGPORT PGDATABASE PGOPTIONS
+export PGUSER=postgres
+
+in_work() { (cd "$WORK" && as_cluster_owner "$@"); }
+
+cleanup() {
+	local data
+	for data in "$WORK"/node-*/; do
+		[ -f "$data/postmaster.pid" ] &&
+			in_work pg_ctl -D "$data" -m immediate -w stop >/dev/null 2>&1
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_node PORT: a new cluster on 127.0.0.1:PORT with Citus loaded
+start_node() {
+	local data=$WORK/node-$1
+	in_work initdb -D "$data" -U postgres -A trust --no-sync -E UTF8 \
+		--locale=C.UTF-8 >"$data.initdb.log" 2>&1 || { cat "$data.initdb.log"; return 1; }
+	{
+		echo "listen_addresses = '127.0.0.1'"
+		echo "port = $1"
+		echo "unix_socket_directories = '$WORK'"
+		echo "shared_preload_libraries = 'citus, pg_stat_statements'"
+		echo "pg_stat_statements.track = all"
+		echo "track_functions = all"
+		echo "max_connections = 200"
+		echo "max_prepared_transactions = 200"
+		echo "wal_level = logical"
+		echo "citus.shard_count = 8"
+		echo "log_min_messages = warning"
+	} >>"$data/postgresql.conf"
+	in_work pg_ctl -D "$data" -l "$data.log" -w -t 60 start >/dev/null
+	on "$1" "CREATE EXTENSION citus; CREATE EXTENSION pg_stat_statements" >/dev/null
+}
+
+# on PORT STATEMENT: run it on that node; results unaligned, errors as
+# "ERROR:  SQLSTATE" on stderr
+on() {
+	psql -X -q -t -A -h 127.0.0.1 -p "$1" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$2"
+}
+coordinator() { on "$COORDINATOR" "$1"; }
+# sqlstate_of STATEMENT: the SQLSTATE it fails with on the coordinator
+sqlstate_of() { coordinator "$1" 2>&1 >/dev/null | sed -n 's/^ERROR:  //p'; }
+
+# readme_block N: the Nth SQL block the README marks for this test
+readme_block() {
+	awk -v n="$1" '
+		/^<!-- test\/citus.sh runs this block -->$/ { marked++; next }
+		marked == n && /^```sql$/ { inside = 1; next }
+		inside && /^```$/ { exit }
+		inside { print }' README.md
+}
+
+# worker_of USER: the port of the worker holding that user's shards
+worker_of() {
+	coordinator "SELECT nodeport FROM pg_dist_shard_placement
+	              WHERE shardid = get_shard_id_for_distribution_column('enrollment.enrollments', '$1')"
+}
+
+# user_on PORT PREFIX: the first user PREFIX-N whose shards that worker holds
+user_on() {
+	coordinator "SELECT u FROM generate_series(1, 1000) i, LATERAL (SELECT '$2-' || i AS u) n
+	              WHERE (SELECT nodeport FROM pg_dist_shard_placement
+	                      WHERE shardid = get_shard_id_for_distribution_column('enrollment.enrollments', u)) = $1
+	              ORDER BY i LIMIT 1"
+}
+
+# calls_on PORT FUNCTION: how often that node ran FUNCTION, by its own
+# statistics, which a backend reports when idle (within 10 s)
+calls_on() {
+	on "$1" "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions
+	          WHERE schemaname = 'enrollment' AND funcname = '$2'"
+}
+
+# -- the cluster ------------------------------------------------------------
+
+start_node "$COORDINATOR"
+for port in "${WORKERS[@]}"; do start_node "$port"; done
+coordinator "SELECT citus_set_coordinator_host('127.0.0.1', $COORDINATOR)" >/dev/null
+for port in "${WORKERS[@]}"; do
+	coordinator "SELECT citus_add_node('127.0.0.1', $port)" >/dev/null
+done
+coordinator "CREATE EXTENSION enrollment"
+version=$(coordinator "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")
+tap "$(for port in "${WORKERS[@]}"; do
+	[ "$(on "$port" "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")" = "$version" ] || exit
+done && echo t)" "CREATE EXTENSION enrollment on the coordinator creates version $version on both workers"
+
+status=0
+readme_block 1 >"$WORK/recipe.sql"
+psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/recipe.sql" \
+	>"$WORK/recipe.log" 2>&1 || status=$?
+tap "$([ "$status" -eq 0 ] && [ -s "$WORK/recipe.sql" ] && echo t)" \
+	"the README's recipe ($(wc -l <"$WORK/recipe.sql") lines) runs on the coordinator without an error"
+[ "$status" -eq 0 ] || cat "$WORK/recipe.log"
+readme_block 2 >"$WORK/ranges.sql"
+status=0
+psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ranges.sql" \
+	>"$WORK/ranges.log" 2>&1 || status=$?
+tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ranges.log")" -eq 3 ] && echo t)" \
+	"the README's payment id ranges are set on all three nodes"
+[ "$status" -eq 0 ] || cat "$WORK/ranges.log"
+
+tap "$(coordinator "SELECT count(*) = 3
+                      AND count(*) FILTER (WHERE logicalrelid = 'enrollment.currencies'::regclass
+                                             AND partmethod = 'n') = 1
+                      AND count(DISTINCT colocationid) FILTER (WHERE partmethod = 'h') = 1
+                      AND bool_and(partmethod = 'n' OR column_to_column_name(logicalrelid, partkey) = 'user_id')
+                 FROM pg_dist_partition WHERE logicalrelid::text LIKE 'enrollment.%'")" \
+	"currencies is a reference table; enrollments and payments are distributed by user_id, colocated"
+tap "$(coordinator "SELECT count(*) = 8 FROM pg_dist_object
+                 WHERE classid = 'pg_proc'::regclass AND distribution_argument_index = 0
+                   AND objid::regproc::text LIKE 'enrollment.%'")" \
+	"eight functions are delegated by their first argument, user_id"
+
+# -- the whole contract through the coordinator ------------------------------
+
+ann=$(user_on "${WORKERS[0]}" ann)
+ben=$(user_on "${WORKERS[1]}" ben)
+tap "$([ -n "$ann" ] && [ -n "$ben" ] && echo t)" \
+	"$ann's shards are on the first worker, $ben's on the second"
+
+coordinator "SELECT enrollment.enroll('$ann', 'math', 100.00)" >/dev/null
+coordinator "SELECT enrollment.enroll('$ben', 'math', 50.00)" >/dev/null
+tap "$([ "$(sqlstate_of "SELECT enrollment.enroll('$ann', 'math', 100.00)")" = 23E01 ] && echo t)" \
+	"enroll() of an existing enrollment raises 23E01"
+tap "$([ "$(sqlstate_of "SELECT enrollment.enroll('$ann', 'art', 10, 'XYZ')")" = 22E02 ] && echo t)" \
+	"enroll() with an unknown currency (the reference table) raises 22E02"
+
+first=$(coordinator "SELECT NOT replayed AND amount_paid = 25.00 AND status = 'partial',
+                            (payment_id, amount_paid, status)::text
+                       FROM enrollment.apply_payment('$ann', 'math', 25.00, 'order-1')")
+tap "${first%%|*}" "apply_payment() with a key pays 25.00: ${first#*|}"
+first=${first#*|}
+replay=$(coordinator "SELECT replayed, (payment_id, amount_paid, status)::text
+                        FROM enrollment.apply_payment('$ann', 'math', 25.00, 'order-1')")
+tap "$([ "$replay" = "t|$first" ] && echo t)" \
+	"apply_payment() again with that key replays the original payment"
+tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'math', 30.00, 'order-1')")" = 23E04 ] && echo t)" \
+	"the key with another amount raises 23E04"
+tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'math', 500)")" = 23E03 ] && echo t)" \
+	"an overpayment raises 23E03"
+tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'nothing', 5)")" = 23E02 ] && echo t)" \
+	"a payment for no enrollment raises 23E02"
+tap "$(coordinator "SELECT status = 'partial' AND amount_paid = 35.00 AND NOT replayed
+                     FROM enrollment.apply_payment('$ann', 'math', 10.00)")" \
+	"apply_payment() without a key pays 10.00"
+tap "$([ "$(sqlstate_of "SELECT enrollment.pay_remaining_balance('$ann', 'math', 'order-2', 1.00)")" = 55E02 ] && echo t)" \
+	"pay_remaining_balance() with a wrong expected amount raises 55E02"
+tap "$(coordinator "SELECT status = 'paid' AND amount = 65.00 AND amount_due = 0
+                     FROM enrollment.pay_remaining_balance('$ann', 'math', 'order-2', 65.00)")" \
+	"pay_remaining_balance() pays the 65.00 due"
+tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'math', 1)")" = 55E01 ] && echo t)" \
+	"a payment of a paid enrollment raises 55E01"
+tap "$(coordinator "SELECT status = 'partial' AND amount_paid = 90.00
+                     FROM enrollment.refund_payment('$ann', 'math', 10.00, 'refund-1', 'goodwill')")" \
+	"refund_payment() refunds 10.00"
+tap "$([ "$(sqlstate_of "SELECT enrollment.refund_payment('$ann', 'math', 1000)")" = 23E06 ] && echo t)" \
+	"a refund above what is paid raises 23E06"
+tap "$(coordinator "SELECT status = 'paid' AND price = 90.00
+                     FROM enrollment.change_price('$ann', 'math', 90.00, 'discount')")" \
+	"change_price() lowers the price to what is paid"
+tap "$([ "$(sqlstate_of "SELECT enrollment.change_price('$ann', 'math', 1.00)")" = 23E07 ] && echo t)" \
+	"a price below what is paid raises 23E07"
+tap "$(coordinator "SELECT status = 'cancelled'
+                     FROM enrollment.cancel_enrollment('$ben', 'math', 'changed plans')")" \
+	"cancel_enrollment() cancels $ben's enrollment"
+tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ben', 'math', 1)")" = 55E03 ] && echo t)" \
+	"a payment of a cancelled enrollment raises 55E03"
+tap "$(coordinator "SELECT status = 'partial' AND amount_paid = 20 AND amount_due = 30
+                     FROM enrollment.import_enrollment('$ben', 'physics', 50, 20, 'USD',
+                                                       '2024-01-15 10:00:00+00')")" \
+	"import_enrollment() moves in an existing balance"
+tap "$(coordinator "SELECT count(*) = 5 AND count(*) FILTER (WHERE kind = 'refund') = 1
+                     FROM enrollment.history('$ann', 'math')")" \
+	"history() lists $ann's five events"
+tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify()")" \
+	"verify() on the coordinator finds every enrollment in agreement with its ledger"
+
+# -- a batch across both workers ---------------------------------------------
+
+coordinator "SELECT enrollment.enroll('$ann', 'chemistry', 40)" >/dev/null
+coordinator "SELECT enrollment.enroll('$ben', 'chemistry', 40)" >/dev/null
+tap "$(coordinator "SELECT count(*) = 2 AND bool_and(status = 'partial')
+                     FROM enrollment.apply_payments('[
+                       {\"user_id\": \"$ann\", \"course_id\": \"chemistry\", \"amount\": 5, \"idempotency_key\": \"batch-1\"},
+                       {\"user_id\": \"$ben\", \"course_id\": \"chemistry\", \"amount\": 7}]')")" \
+	"apply_payments() with items on both workers applies both"
+before=$(coordinator "SELECT string_agg(amount_paid::text, ',' ORDER BY user_id)
+                        FROM enrollment.enrollments WHERE course_id = 'chemistry'")
+tap "$([ "$(sqlstate_of "SELECT * FROM enrollment.apply_payments('[
+                       {\"user_id\": \"$ann\", \"course_id\": \"chemistry\", \"amount\": 5},
+                       {\"user_id\": \"$ben\", \"course_id\": \"chemistry\", \"amount\": 500}]')")" = 23E03 ] &&
+	[ "$(coordinator "SELECT string_agg(amount_paid::text, ',' ORDER BY user_id)
+                        FROM enrollment.enrollments WHERE course_id = 'chemistry'")" = "$before" ] && echo t)" \
+	"a batch whose item on the second worker overpays raises 23E03 and changes nothing on the first"
+
+# -- delegation: which node ran each call, and on which path ------------------
+
+for port in "$COORDINATOR" "${WORKERS[@]}"; do
+	on "$port" "SELECT pg_stat_reset(); SELECT pg_stat_statements_reset()" >/dev/null
+done
+for i in 1 2 3; do
+	coordinator "SELECT enrollment.apply_payment('$ann', 'chemistry', 1)" >/dev/null
+done
+for _ in $(seq 30); do
+	[ "$(calls_on "${WORKERS[0]}" apply_payment)" -ge 3 ] && break
+	sleep 1
+done
+tap "$([ "$(calls_on "${WORKERS[0]}" apply_payment)" = 3 ] &&
+	[ "$(calls_on "${WORKERS[1]}" apply_payment)" = 0 ] &&
+	[ "$(calls_on "$COORDINATOR" apply_payment)" = 0 ] && echo t)" \
+	"three apply_payment() calls for $ann ran on her worker, none on the other nodes (pg_stat_user_functions)"
+tap "$(on "${WORKERS[0]}" "SELECT count(*) > 0 FROM pg_stat_statements
+                            WHERE query LIKE '%FOR NO KEY UPDATE%' AND query LIKE '%enrollment.enrollments%'")" \
+	"there, table_access = auto chose sql: the worker ran the SQL path's locking statement"
+tap "$(on "${WORKERS[0]}" "LOAD 'enrollment'; SHOW enrollment.table_access" | tail -1 | grep -qx auto &&
+	coordinator "SELECT count(*) = 0 FROM pg_stat_statements WHERE query LIKE '%FOR NO KEY UPDATE%'")" \
+	"the setting is auto, and the coordinator ran none of the path's statements"
+
+# -- the ledger on the shards --------------------------------------------------
+
+for change in "UPDATE enrollment.payments SET amount = amount" \
+	"DELETE FROM enrollment.payments WHERE user_id = '$ann'" \
+	"TRUNCATE enrollment.payments"; do
+	tap "$([ "$(sqlstate_of "$change")" = 23E05 ] && echo t)" \
+		"on the coordinator, $change raises 23E05"
+done
+shard=$(coordinator "SELECT shard_name(logicalrelid, shardid) FROM pg_dist_shard JOIN pg_dist_shard_placement USING (shardid)
+                      WHERE logicalrelid = 'enrollment.payments'::regclass AND nodeport = ${WORKERS[0]} LIMIT 1")
+tap "$([ -n "$shard" ] && [ "$(on "${WORKERS[0]}" "DELETE FROM $shard" 2>&1 |
+	sed -n 's/^ERROR:  //p')" = 23E05 ] && echo t)" \
+	"on a worker, DELETE from the shard $shard raises 23E05"
+
+tap "$(coordinator "SELECT count(*) = count(DISTINCT payment_id) FROM enrollment.payments")" \
+	"payment ids are unique across the nodes"
+tap "$(coordinator "SELECT bool_and(p.payment_id > g.groupid * (1::bigint << 48)
+                               AND p.payment_id <= (g.groupid + 1) * (1::bigint << 48))
+                     FROM enrollment.payments p, pg_dist_node g
+                    WHERE p.user_id = '$ann' AND p.course_id = 'math'
+                      AND g.nodeport = ${WORKERS[0]}")" \
+	"$ann's delegated payments have ids from her worker's range"
+
+# -- events come from the worker that ran the call ---------------------------
+
+(psql -X -h 127.0.0.1 -p "${WORKERS[1]}" -c "LISTEN enrollment_events" \
+	-c "SELECT pg_sleep(3)" >"$WORK/listen.log" 2>&1) &
+listener=$!
+sleep 1
+coordinator "SELECT enrollment.apply_payment('$ben', 'chemistry', 2, 'event-1')" >/dev/null
+wait "$listener"
+tap "$(grep -q 'notification "enrollment_events" with payload .*"user_id": "'"$ben"'", "course_id": "chemistry", "kind": "payment", "amount": 2.00' \
+	"$WORK/listen.log" && echo t)" \
+	"a listener on $ben's worker receives the event of his payment"
+grep -q '"amount": 2.00' "$WORK/listen.log" || cat "$WORK/listen.log"
+
+# -- pgbench through the coordinator -----------------------------------------
+
+# test/concurrency.sh on the distributed tables: each of its checks becomes
+# one of ours, its other lines comments
+while IFS= read -r line; do
+	case $line in
+	"ok "*) tap t "through the coordinator: ${line#* - }" ;;
+	"not ok "*) tap f "through the coordinator: ${line#* - }" ;;
+	1..*) ;;
+	*) echo "# $line" ;;
+	esac
+done < <(PGHOST=127.0.0.1 PGPORT=$COORDINATOR CONCURRENCY_DB=postgres CLIENTS=8 PER_CLIENT=100 \
+	bash test/concurrency.sh 2>&1 || echo "not ok - test/concurrency.sh failed")
+
+# -- a shard move while payments run -----------------------------------------
+
+# pay PREFIX SECONDS: pgbench paying 0.01 with a fresh key into PREFIX-1 to
+# PREFIX-40; prints its summary
+pay() {
+	cat >"$WORK/$1.sql" <<-EOF
+	\set uid random(1, 40)
+	\set nonce random(1, 1000000000000)
+	SELECT enrollment.apply_payment('$1-' || :uid, 'course', 0.01, 'key-' || :client_id || '-' || :nonce);
+	EOF
+	pgbench -n -M prepared -h 127.0.0.1 -p "$COORDINATOR" -c 4 -j 2 -T "$2" \
+		-f "$WORK/$1.sql" postgres 2>&1
+}
+no_failure() { grep -q 'number of failed transactions: 0 ' "$1" && ! grep -q 'aborted' "$1"; }
+processed() { sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$1"; }
+# nothing_lost PREFIX COUNT DESCRIPTION: the ledger has COUNT payments of
+# PREFIX users, their enrollments add up, keys are unique
+nothing_lost() {
+	tap "$(coordinator "SELECT count(*) = $2 AND count(DISTINCT (user_id, idempotency_key)) = $2
+	                      AND count(DISTINCT payment_id) = $2
+	                     FROM enrollment.payments WHERE user_id LIKE '$1-%'")" \
+		"$3: all $2 payments are in the ledger once, keys and payment ids unique"
+	tap "$(coordinator "SELECT sum(amount_paid) = $2 * 0.01 FROM enrollment.enrollments
+	                    WHERE user_id LIKE '$1-%'")" \
+		"$3: the enrollments' amount_paid adds up to the $2 payments"
+	coordinator "SELECT * FROM enrollment.verify() WHERE user_id LIKE '$1-%' LIMIT 5"
+}
+
+coordinator "SELECT count(enrollment.enroll('mover-' || i, 'course', 1000000))
+               FROM generate_series(1, 40) i" >/dev/null
+moved=$(user_on "${WORKERS[0]}" mover)
+shard=$(coordinator "SELECT get_shard_id_for_distribution_column('enrollment.enrollments', '$moved')")
+pay mover 12 >"$WORK/move.log" &
+bench=$!
+sleep 3
+status=0
+coordinator "SELECT citus_move_shard_placement($shard, '127.0.0.1', ${WORKERS[0]},
+                                               '127.0.0.1', ${WORKERS[1]})" >"$WORK/move_shard.log" 2>&1 || status=$?
+wait "$bench" || true
+tap "$([ "$status" -eq 0 ] && [ "$(worker_of "$moved")" = "${WORKERS[1]}" ] && echo t)" \
+	"citus_move_shard_placement() moves the shard of $moved (and its colocated ledger) to the second worker while 4 clients pay"
+[ "$status" -eq 0 ] || cat "$WORK/move_shard.log"
+tap "$(no_failure "$WORK/move.log" && echo t)" \
+	"no payment failed during the move ($(processed "$WORK/move.log") paid)"
+nothing_lost mover "$(processed "$WORK/move.log")" "across the move"
+tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$moved', 'course', 1, 'after-move')")" \
+	"a payment for $moved after the move succeeds on her new worker"
+
+# -- a third worker, and a rebalance onto it while payments run ---------------
+
+start_node "$NEW_WORKER"
+coordinator "SELECT citus_add_node('127.0.0.1', $NEW_WORKER)" >/dev/null
+tap "$([ "$(on "$NEW_WORKER" "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")" = "$version" ] && echo t)" \
+	"citus_add_node() creates the extension on the new worker"
+status=0
+psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ranges.sql" \
+	>"$WORK/ranges.log" 2>&1 || status=$?
+tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ranges.log")" -eq 4 ] && echo t)" \
+	"the README's payment id ranges, run again, set the new worker's"
+coordinator "SELECT count(enrollment.enroll('rebalanced-' || i, 'course', 1000000))
+               FROM generate_series(1, 40) i" >/dev/null
+pay rebalanced 15 >"$WORK/rebalance.log" &
+bench=$!
+sleep 3
+status=0
+# two statements: the job the first creates must commit before the wait
+{ coordinator "SELECT citus_rebalance_start()" && coordinator "SELECT citus_rebalance_wait()"; } \
+	>"$WORK/rebalance_run.log" 2>&1 || status=$?
+wait "$bench" || true
+tap "$([ "$status" -eq 0 ] && [ "$(coordinator "SELECT count(*) FROM pg_dist_shard_placement WHERE nodeport = $NEW_WORKER")" -gt 0 ] && echo t)" \
+	"citus_rebalance_start() moves shards onto the new worker while 4 clients pay"
+[ "$status" -eq 0 ] || cat "$WORK/rebalance_run.log"
+tap "$(no_failure "$WORK/rebalance.log" && echo t)" \
+	"no payment failed during the rebalance ($(processed "$WORK/rebalance.log") paid)"
+nothing_lost rebalanced "$(processed "$WORK/rebalance.log")" "across the rebalance"
+newcomer=$(user_on "$NEW_WORKER" newcomer)
+coordinator "SELECT enrollment.enroll('$newcomer', 'course', 10)" >/dev/null
+tap "$(coordinator "SELECT payment_id > 3 * (1::bigint << 48) AND payment_id <= 4 * (1::bigint << 48)
+                     FROM enrollment.apply_payment('$newcomer', 'course', 1)")" \
+	"a payment for $newcomer, on the new worker, gets an id from its range"
+tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify()")" \
+	"after the move and the rebalance, verify() finds nothing wrong"
+coordinator "SELECT * FROM enrollment.verify() LIMIT 5"
+tap "$(coordinator "SELECT count(*) = count(DISTINCT payment_id) FROM enrollment.payments")" \
+	"after the move and the rebalance, payment ids are unique across the nodes"
+tap_done
