@@ -14,6 +14,13 @@
  * refuses that, whoever asks (23E05).  Rows are written as relations.c
  * describes: directly, or through SQL (SELECT, and INSERT ... ON CONFLICT
  * DO NOTHING); columns a DBA added get their defaults either way.
+ * payment_id comes from the ledger's identity sequence, so one node's ids
+ * increase in the order that calls lock an enrollment.  Under Citus each
+ * node has its own copy of the sequence, and the rows of one enrollment can
+ * come from several nodes (apply_payments() runs on the coordinator, a
+ * shard moves): there, a new row whose id would not be above the
+ * enrollment's last one takes the first id above it that this node's
+ * sequence can issue, and moves the sequence past it.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +29,8 @@
 #include "access/htup_details.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -29,8 +38,10 @@
 #include "executor/nodeModifyTable.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 /*
@@ -55,14 +66,18 @@ static const int result_columns[] = {
 	" WHERE user_id OPERATOR(pg_catalog.=) $1" \
 	" AND idempotency_key OPERATOR(pg_catalog.=) $2"
 
-#define LEDGER_INSERT_SQL(more_columns, more_values, returned) \
+#define LEDGER_INSERT_SQL(more_columns, overriding, more_values, returned) \
 	"INSERT INTO enrollment.payments" \
 	" (user_id, course_id, amount, idempotency_key, amount_paid_after," \
 	" amount_due_after, status_after, created_at, created_by" more_columns ")" \
-	" VALUES ($1, $2, $3, $4, $5, $6," \
+	overriding " VALUES ($1, $2, $3, $4, $5, $6," \
 	" CAST($7 AS enrollment.payment_status), $8, $9" more_values ")" \
 	" ON CONFLICT (user_id, idempotency_key) DO NOTHING" \
 	" RETURNING " returned
+
+/* with version 1.1's columns: parameters $10 and $11; a chosen id is $12 */
+#define KIND_VALUES ", CAST($10 AS enrollment.event_kind), $11"
+#define CHOSEN_ID " OVERRIDING SYSTEM VALUE"
 
 pg_noreturn static void ReportSkippedLedgerRow(void);
 
@@ -298,6 +313,73 @@ InsertLedgerRow(PaymentTables *tables, TupleTableSlot *slot, bool has_key)
 }
 
 /*
+ * Under Citus, the payment_id of a new ledger row of the enrollment that
+ * the caller has locked: the next value of this node's sequence if it is
+ * above the enrollment's last id, else the first value above that id
+ * which the sequence would issue (same residue modulo its increment:
+ * the README's recipe gives each node its own), and the sequence is set
+ * there.  Drawing an id takes the sequence's object lock in share mode,
+ * setting it in exclusive mode, each for that moment only: no node ever
+ * issues an id twice, and the ids of one enrollment increase in the order
+ * of its changes wherever they run.
+ */
+static int64
+NextPaymentIdOnCitus(Oid sequence, text *user_id, text *course_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(course_id)};
+	bool		isnull;
+	int64		last_id = 0;
+	int64		id;
+
+	SavedPlan(&plan,
+			  "SELECT pg_catalog.max(payment_id) FROM enrollment.payments"
+			  " WHERE user_id OPERATOR(pg_catalog.=) $1"
+			  " AND course_id OPERATOR(pg_catalog.=) $2",
+			  2, argtypes);
+	ExecuteSavedPlan(plan, key, NULL, false, SPI_OK_SELECT);
+	{
+		Datum		max = SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			last_id = DatumGetInt64(max);
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	LockDatabaseObject(RelationRelationId, sequence, 0, ShareLock);
+	id = nextval_internal(sequence, true);
+	UnlockDatabaseObject(RelationRelationId, sequence, 0, ShareLock);
+	if (id > last_id)
+		return id;
+
+	LockDatabaseObject(RelationRelationId, sequence, 0, ExclusiveLock);
+	id = nextval_internal(sequence, true);
+	if (id <= last_id)
+	{
+		HeapTuple	tuple = SearchSysCache1(SEQRELID, ObjectIdGetDatum(sequence));
+		int64		increment;
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for sequence %u", sequence);
+		increment = ((Form_pg_sequence) GETSTRUCT(tuple))->seqincrement;
+		ReleaseSysCache(tuple);
+		if (increment <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the ledger's payment_id sequence does not ascend"),
+					 errhint("Give every node its payment ids as the README's \"Scaling out\" shows.")));
+		/* the first id + k * increment above last_id; setval checks the maximum */
+		id += ((last_id - id) / increment + 1) * increment;
+		DirectFunctionCall2(setval_oid, ObjectIdGetDatum(sequence),
+							Int64GetDatum(id));
+	}
+	UnlockDatabaseObject(RelationRelationId, sequence, 0, ExclusiveLock);
+	return id;
+}
+
+/*
  * LedgerAppend() in SQL: INSERT ... ON CONFLICT DO NOTHING RETURNING.  An
  * insert that returns nothing either lost its key to an earlier row, which
  * is then looked up, or was skipped by a BEFORE ROW trigger.
@@ -306,22 +388,28 @@ static bool
 LedgerAppendBySQL(PaymentTables *tables, const NewPayment *payment,
 				  LedgerEntry *entry)
 {
-	static SPIPlanPtr plans[2] = {NULL, NULL};	/* without, with kind */
+	/* [with kind][with the id chosen here]; unused parameters are allowed */
+	static SPIPlanPtr plans[2][2] = {{NULL, NULL}, {NULL, NULL}};
+	static const char *const statements[2][2] = {
+		{LEDGER_INSERT_SQL("", "", "", LEDGER_ENTRY_COLUMNS),
+		LEDGER_INSERT_SQL(", payment_id", CHOSEN_ID, ", $12", LEDGER_ENTRY_COLUMNS)},
+		{LEDGER_INSERT_SQL(", kind, reason", "", KIND_VALUES,
+						   LEDGER_ENTRY_COLUMNS ", kind"),
+		LEDGER_INSERT_SQL(", kind, reason, payment_id", CHOSEN_ID,
+						  KIND_VALUES ", $12", LEDGER_ENTRY_COLUMNS ", kind")}
+	};
 	bool		has_kind = tables->catalog.payment.kind != InvalidAttrNumber;
-	Oid			argtypes[11] = {TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
+	bool		on_citus = tables->on_citus;
+	Oid			argtypes[12] = {TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
 		NUMERICOID, NUMERICOID, TEXTOID, TIMESTAMPTZOID, NAMEOID, TEXTOID,
-	TEXTOID};
-	Datum		values[11];
-	char		nulls[11];
+	TEXTOID, INT8OID};
+	Datum		values[12];
+	char		nulls[12];
+	SPIPlanPtr	plan;
 
 	memset(nulls, ' ', sizeof(nulls));
-	SavedPlan(&plans[has_kind],
-			  has_kind ?
-			  LEDGER_INSERT_SQL(", kind, reason",
-								", CAST($10 AS enrollment.event_kind), $11",
-								LEDGER_ENTRY_COLUMNS ", kind") :
-			  LEDGER_INSERT_SQL("", "", LEDGER_ENTRY_COLUMNS),
-			  has_kind ? 11 : 9, argtypes);
+	plan = SavedPlan(&plans[has_kind][on_citus], statements[has_kind][on_citus],
+					 lengthof(argtypes), argtypes);
 
 	values[0] = PointerGetDatum(payment->user_id);
 	values[1] = PointerGetDatum(payment->course_id);
@@ -341,8 +429,12 @@ LedgerAppendBySQL(PaymentTables *tables, const NewPayment *payment,
 	values[10] = PointerGetDatum(payment->reason);
 	if (payment->reason == NULL)
 		nulls[10] = 'n';
+	values[11] = Int64GetDatum(on_citus ?
+							   NextPaymentIdOnCitus(tables->catalog.payment_id_sequence,
+													payment->user_id,
+													payment->course_id) : 0);
 
-	if (ExecuteSavedPlan(plans[has_kind], values, nulls, false,
+	if (ExecuteSavedPlan(plan, values, nulls, false,
 						 SPI_OK_INSERT_RETURNING) == 0)
 	{
 		if (payment->idempotency_key == NULL ||

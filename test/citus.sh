@@ -111,6 +111,34 @@ user_on() {
 	              ORDER BY i LIMIT 1"
 }
 
+# ids_set_on PORT: t when that node's copy of the ledger's sequence steps
+# by 1024 from an id equal to its Citus group modulo 1024, as the README's
+# statement sets it
+ids_set_on() {
+	on "$1" "SELECT increment_by = 1024 AND start_value % 1024 = (SELECT groupid FROM pg_dist_local_group)
+	          FROM pg_sequences WHERE schemaname = 'enrollment' AND sequencename = 'payments_payment_id_seq'"
+}
+
+# push_ids PORT: move that node's sequence a million steps above every id
+# in the ledger, so that the next row of an enrollment it wrote, written
+# by another node, must jump
+push_ids() {
+	local issued
+	issued=$(coordinator "SELECT max(payment_id) FROM enrollment.payments")
+	on "$1" "SELECT setval('enrollment.payments_payment_id_seq',
+	                       last_value + (greatest($issued - last_value, 0) / 1024 + 1000000) * 1024)
+	           FROM enrollment.payments_payment_id_seq" >/dev/null
+}
+
+# in_id_order PATTERN: t when the ledger rows of every enrollment of the
+# users LIKE PATTERN, in payment_id order, are in the order they were written
+in_id_order() {
+	coordinator "SELECT count(*) = 0 FROM (
+	               SELECT created_at < lag(created_at) OVER w AS earlier FROM enrollment.payments
+	                WHERE user_id LIKE '$1' WINDOW w AS (PARTITION BY user_id, course_id ORDER BY payment_id)) r
+	              WHERE earlier"
+}
+
 # calls_on PORT FUNCTION: how often that node ran FUNCTION, by its own
 # statistics, which a backend reports when idle (within 10 s)
 calls_on() {
@@ -139,13 +167,14 @@ psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/recipe.sq
 tap "$([ "$status" -eq 0 ] && [ -s "$WORK/recipe.sql" ] && echo t)" \
 	"the README's recipe ($(wc -l <"$WORK/recipe.sql") lines) runs on the coordinator without an error"
 [ "$status" -eq 0 ] || cat "$WORK/recipe.log"
-readme_block 2 >"$WORK/ranges.sql"
+readme_block 2 >"$WORK/ids.sql"
 status=0
-psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ranges.sql" \
-	>"$WORK/ranges.log" 2>&1 || status=$?
-tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ranges.log")" -eq 3 ] && echo t)" \
-	"the README's payment id ranges are set on all three nodes"
-[ "$status" -eq 0 ] || cat "$WORK/ranges.log"
+psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ids.sql" \
+	>"$WORK/ids.log" 2>&1 || status=$?
+tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ids.log")" -eq 3 ] &&
+	for port in "$COORDINATOR" "${WORKERS[@]}"; do [ "$(ids_set_on "$port")" = t ] || exit; done && echo t)" \
+	"the README's statement gives each of the three nodes its payment ids"
+[ "$status" -eq 0 ] || cat "$WORK/ids.log"
 
 tap "$(coordinator "SELECT count(*) = 3
                       AND count(*) FILTER (WHERE logicalrelid = 'enrollment.currencies'::regclass
@@ -280,12 +309,24 @@ tap "$([ -n "$shard" ] && [ "$(on "${WORKERS[0]}" "DELETE FROM $shard" 2>&1 |
 
 tap "$(coordinator "SELECT count(*) = count(DISTINCT payment_id) FROM enrollment.payments")" \
 	"payment ids are unique across the nodes"
-tap "$(coordinator "SELECT bool_and(p.payment_id > g.groupid * (1::bigint << 48)
-                               AND p.payment_id <= (g.groupid + 1) * (1::bigint << 48))
+tap "$(coordinator "SELECT bool_and(p.payment_id % 1024 = g.groupid)
                      FROM enrollment.payments p, pg_dist_node g
                     WHERE p.user_id = '$ann' AND p.course_id = 'math'
                       AND g.nodeport = ${WORKERS[0]}")" \
-	"$ann's delegated payments have ids from her worker's range"
+	"$ann's delegated payments have ids of her worker's group modulo 1024"
+
+# a batch on the coordinator after payments on the worker, whose sequence
+# is far ahead: the batch's row takes an id above them
+coordinator "SELECT enrollment.enroll('$ann', 'biology', 100)" >/dev/null
+push_ids "${WORKERS[0]}"
+coordinator "SELECT enrollment.apply_payment('$ann', 'biology', 1)" >/dev/null
+coordinator "SELECT * FROM enrollment.apply_payments('[{\"user_id\": \"$ann\", \"course_id\": \"biology\", \"amount\": 2}]')" >/dev/null
+coordinator "SELECT enrollment.apply_payment('$ann', 'biology', 3)" >/dev/null
+tap "$(coordinator "SELECT string_agg(amount::text || '@' || (payment_id % 1024), ',' ORDER BY payment_id) = '1.00@1,2.00@0,3.00@1'
+                     FROM enrollment.history('$ann', 'biology')")" \
+	"payments on the worker, then the coordinator (a batch), then the worker again: history() lists them in that order"
+tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify() WHERE user_id = '$ann'")" \
+	"verify() finds that enrollment in agreement with its ledger"
 
 # -- events come from the worker that ran the call ---------------------------
 
@@ -344,21 +385,24 @@ nothing_lost() {
 
 coordinator "SELECT count(enrollment.enroll('mover-' || i, 'course', 1000000))
                FROM generate_series(1, 40) i" >/dev/null
-moved=$(user_on "${WORKERS[0]}" mover)
+moved=$(user_on "${WORKERS[1]}" mover)
+push_ids "${WORKERS[1]}"	# the rows written before the move have the larger ids
 shard=$(coordinator "SELECT get_shard_id_for_distribution_column('enrollment.enrollments', '$moved')")
 pay mover 12 >"$WORK/move.log" &
 bench=$!
 sleep 3
 status=0
-coordinator "SELECT citus_move_shard_placement($shard, '127.0.0.1', ${WORKERS[0]},
-                                               '127.0.0.1', ${WORKERS[1]})" >"$WORK/move_shard.log" 2>&1 || status=$?
+coordinator "SELECT citus_move_shard_placement($shard, '127.0.0.1', ${WORKERS[1]},
+                                               '127.0.0.1', ${WORKERS[0]})" >"$WORK/move_shard.log" 2>&1 || status=$?
 wait "$bench" || true
-tap "$([ "$status" -eq 0 ] && [ "$(worker_of "$moved")" = "${WORKERS[1]}" ] && echo t)" \
-	"citus_move_shard_placement() moves the shard of $moved (and its colocated ledger) to the second worker while 4 clients pay"
+tap "$([ "$status" -eq 0 ] && [ "$(worker_of "$moved")" = "${WORKERS[0]}" ] && echo t)" \
+	"citus_move_shard_placement() moves the shard of $moved (and its colocated ledger) from the second worker to the first while 4 clients pay"
 [ "$status" -eq 0 ] || cat "$WORK/move_shard.log"
 tap "$(no_failure "$WORK/move.log" && echo t)" \
 	"no payment failed during the move ($(processed "$WORK/move.log") paid)"
 nothing_lost mover "$(processed "$WORK/move.log")" "across the move"
+tap "$(in_id_order 'mover-%')" \
+	"across the move to a node whose ids were smaller, every enrollment's ids are in the order of its payments"
 tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$moved', 'course', 1, 'after-move')")" \
 	"a payment for $moved after the move succeeds on her new worker"
 
@@ -369,10 +413,11 @@ coordinator "SELECT citus_add_node('127.0.0.1', $NEW_WORKER)" >/dev/null
 tap "$([ "$(on "$NEW_WORKER" "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")" = "$version" ] && echo t)" \
 	"citus_add_node() creates the extension on the new worker"
 status=0
-psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ranges.sql" \
-	>"$WORK/ranges.log" 2>&1 || status=$?
-tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ranges.log")" -eq 4 ] && echo t)" \
-	"the README's payment id ranges, run again, set the new worker's"
+psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ids.sql" \
+	>"$WORK/ids.log" 2>&1 || status=$?
+tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ids.log")" -eq 4 ] &&
+	[ "$(ids_set_on "$NEW_WORKER")" = t ] && echo t)" \
+	"the README's statement, run again, gives the new worker its payment ids"
 coordinator "SELECT count(enrollment.enroll('rebalanced-' || i, 'course', 1000000))
                FROM generate_series(1, 40) i" >/dev/null
 pay rebalanced 15 >"$WORK/rebalance.log" &
@@ -389,11 +434,13 @@ tap "$([ "$status" -eq 0 ] && [ "$(coordinator "SELECT count(*) FROM pg_dist_sha
 tap "$(no_failure "$WORK/rebalance.log" && echo t)" \
 	"no payment failed during the rebalance ($(processed "$WORK/rebalance.log") paid)"
 nothing_lost rebalanced "$(processed "$WORK/rebalance.log")" "across the rebalance"
+tap "$(in_id_order 'rebalanced-%')" \
+	"across the rebalance, every enrollment's ids are in the order of its payments"
 newcomer=$(user_on "$NEW_WORKER" newcomer)
 coordinator "SELECT enrollment.enroll('$newcomer', 'course', 10)" >/dev/null
-tap "$(coordinator "SELECT payment_id > 3 * (1::bigint << 48) AND payment_id <= 4 * (1::bigint << 48)
-                     FROM enrollment.apply_payment('$newcomer', 'course', 1)")" \
-	"a payment for $newcomer, on the new worker, gets an id from its range"
+group=$(coordinator "SELECT groupid FROM pg_dist_node WHERE nodeport = $NEW_WORKER")
+tap "$(coordinator "SELECT payment_id % 1024 = $group FROM enrollment.apply_payment('$newcomer', 'course', 1)")" \
+	"a payment for $newcomer, on the new worker, gets an id of its group modulo 1024"
 tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify()")" \
 	"after the move and the rebalance, verify() finds nothing wrong"
 coordinator "SELECT * FROM enrollment.verify() LIMIT 5"
