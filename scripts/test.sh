@@ -16,7 +16,9 @@
 #   pg_dump and pg_restore (test/dump_restore.sh), a fresh install against
 #   an updated one (test/upgrade.sh), and the short runs of the
 #   fault and failover tests (test/fault/), which start servers of their
-#   own.  The concurrency, fuzz and fault tests run on both paths too.
+#   own, and the extension on a three-node Citus cluster (test/citus.sh,
+#   which builds Citus once from ../shared/citus, or says it skipped).
+#   The concurrency, fuzz and fault tests run on both paths too.
 # Each other major runs the demo, this same suite with --host, and the
 # restore of a dump made here if it is a later major.
 # The last line is "N passed, N failed" over all of them; the exit status is
