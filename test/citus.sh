@@ -9,16 +9,16 @@
 # delegated call (from the workers' own statistics) and on which path, the
 # append-only trigger on the shards, unique payment ids across nodes,
 # events sent by the worker, pgbench on a hot enrollment and on many
-# (test/concurrency.sh), a shard move while payments run, and a third worker
-# added and rebalanced onto.
+# (test/concurrency.sh), the fault client of test/fault/ while a worker's
+# backends are terminated and a worker restarts, a shard move while
+# payments run, and a third worker added and rebalanced onto.
 #   bash test/citus.sh
 # Needs Citus installed for this machine's PostgreSQL (Citus 13.2 supports
 # 15 to 17); builds and installs it first from ../shared/citus if that
 # folder is there (once; then reused), else prints that the suite was
 # skipped.  Runs as root (the servers as the postgres user) or as their
 # owner; prints one TAP line per check.
-source "$(dirname "$0")/../scripts/lib.sh"
-source test/tap.sh
+source "$(dirname "$0")/fault/common.sh"	# scripts/lib.sh, test/tap.sh, $WORK
 
 CITUS_SOURCE=$(cd "$REPO_ROOT/.." && pwd)/shared/citus
 COORDINATOR=${CITUS_PORT:-9700}
@@ -38,44 +38,16 @@ if [ ! -f "$($PG_CONFIG --pkglibdir)/citus.so" ]; then
 	fi
 fi
 build_and_install
-
-WORK=$(mktemp -d /tmp/enrollment-citus.XXXXXX)
-chmod 755 "$WORK"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$WORK"
-unset PGHOST PGPORT PGDATABASE PGOPTIONS
-export PGUSER=postgres
-
-in_work() { (cd "$WORK" && as_cluster_owner "$@"); }
-
-cleanup() {
-	local data
-	for data in "$WORK"/node-*/; do
-		[ -f "$data/postmaster.pid" ] &&
-			in_work pg_ctl -D "$data" -m immediate -w stop >/dev/null 2>&1
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+unset PGPORT PGDATABASE PGOPTIONS
 
 # start_node PORT: a new cluster on 127.0.0.1:PORT with Citus loaded
 start_node() {
-	local data=$WORK/node-$1
-	in_work initdb -D "$data" -U postgres -A trust --no-sync -E UTF8 \
-		--locale=C.UTF-8 >"$data.initdb.log" 2>&1 || { cat "$data.initdb.log"; return 1; }
-	{
-		echo "listen_addresses = '127.0.0.1'"
-		echo "port = $1"
-		echo "unix_socket_directories = '$WORK'"
-		echo "shared_preload_libraries = 'citus, pg_stat_statements'"
-		echo "pg_stat_statements.track = all"
-		echo "track_functions = all"
-		echo "max_connections = 200"
-		echo "max_prepared_transactions = 200"
-		echo "wal_level = logical"
-		echo "citus.shard_count = 8"
-		echo "log_min_messages = warning"
-	} >>"$data/postgresql.conf"
-	in_work pg_ctl -D "$data" -l "$data.log" -w -t 60 start >/dev/null
+	new_server "node-$1" "port = $1" \
+		"shared_preload_libraries = 'citus, pg_stat_statements'" \
+		"pg_stat_statements.track = all" "track_functions = all" \
+		"max_connections = 200" "max_prepared_transactions = 200" \
+		"wal_level = logical" "citus.shard_count = 8"
+	start_server "$WORK/node-$1"
 	on "$1" "CREATE EXTENSION citus; CREATE EXTENSION pg_stat_statements" >/dev/null
 }
 
@@ -354,6 +326,42 @@ while IFS= read -r line; do
 	esac
 done < <(PGHOST=127.0.0.1 PGPORT=$COORDINATOR CONCURRENCY_DB=postgres CLIENTS=8 PER_CLIENT=100 \
 	bash test/concurrency.sh 2>&1 || echo "not ok - test/concurrency.sh failed")
+
+# -- the fault client through the coordinator while workers fail -----------
+
+# terminate_worker_backends PORT: terminate the backends of that worker that
+# serve the other nodes' connections, the delegated calls among them;
+# prints how many
+terminate_worker_backends() {
+	on "$1" "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+	          WHERE application_name LIKE 'citus_internal%' AND backend_type = 'client backend'"
+}
+
+FAULT_DB=postgres
+CONNINFO="host=127.0.0.1 port=$COORDINATOR dbname=$FAULT_DB"
+build_client
+create_enrollments "$COORDINATOR"
+terminated=0
+restarted=0
+run_client "$CONNINFO" 25
+for fault in terminate restart terminate terminate; do
+	sleep 4
+	case $fault in
+	terminate) terminated=$((terminated + $(terminate_worker_backends "${WORKERS[0]}"))) ;;
+	restart)
+		as_cluster_owner pg_ctl -D "$WORK/node-${WORKERS[1]}/data" -m immediate -w stop >/dev/null
+		sleep $((RETRY_SECONDS + 1))
+		start_server "$WORK/node-${WORKERS[1]}"
+		restarted=$((restarted + 1))
+		;;
+	esac
+done
+wait_client
+tap "$([ "$terminated" -gt 0 ] && [ "$restarted" -eq 1 ] && echo t)" \
+	"while the client paid through the coordinator, $terminated backends of the first worker were terminated, and the second worker stopped (immediate) and restarted"
+for port in "$COORDINATOR" "${WORKERS[@]}"; do check_server_log "$WORK/node-$port"; done
+# (Citus warns that the checks' views stay on the coordinator, as they should)
+PGOPTIONS="-c client_min_messages=error" check_calls "$COORDINATOR" "$CONNINFO"
 
 # -- a shard move while payments run -----------------------------------------
 

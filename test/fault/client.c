@@ -13,7 +13,9 @@
  * backoff with full jitter, when the server answers with a retryable
  * SQLSTATE or the connection is lost (then the client reconnects).  A
  * call whose connection broke after it was sent is uncertain: it may or
- * may not have committed, until a retry with its key answers.
+ * may not have committed, until a retry with its key answers.  So is a
+ * call answered with a connection exception (class 08): a Citus
+ * coordinator lost the worker that ran it.
  *
  * Every call ends as one line of the log, tab-separated, \N for null,
  * ready for COPY:
@@ -134,6 +136,13 @@ IsRetryable(const char *sqlstate)
 		if (strcmp(sqlstate, retryable_sqlstates[i]) == 0)
 			return true;
 	return false;
+}
+
+/* class 08: the server lost a connection of its own while running the call */
+static bool
+IsConnectionException(const char *sqlstate)
+{
+	return strncmp(sqlstate, "08", 2) == 0;
 }
 
 static void
@@ -264,6 +273,8 @@ MakeCall(Client *client, Call *call)
 				call->uncertain = true;
 				Disconnect(client);
 			}
+			else if (IsConnectionException(sqlstate))
+				call->uncertain = true;
 			else if (!IsRetryable(sqlstate))
 			{
 				LogCall(client, call, "refused", sqlstate, NULL);

@@ -13,6 +13,7 @@ CLIENTS=${CLIENTS:-8}
 HOT=${HOT:-4}			# enrollments hot-1 .. hot-N, price 1000000
 SPREAD=${SPREAD:-2000}		# enrollments user-1 .. user-N, price 500
 RETRY_SECONDS=${RETRY_SECONDS:-5}	# how long the client retries a call
+FAULT_DB=${FAULT_DB:-fault}	# the database of the client's enrollments
 export PGHOST=127.0.0.1 PGUSER=postgres
 
 WORK=$(mktemp -d /tmp/enrollment-fault.XXXXXX)
@@ -110,11 +111,14 @@ postmaster_pid() {	# postmaster_pid FOLDER
 	head -n 1 "$1/data/postmaster.pid"
 }
 
-# The database "fault" with the client's enrollments.
-create_enrollments() {	# create_enrollments PORT
-	createdb -p "$1" fault
-	sql "$1" fault "CREATE EXTENSION enrollment"
-	sql "$1" fault "
+# create_enrollments PORT: the client's enrollments, in course "course"
+# of $FAULT_DB; creates the database and the extension unless it exists
+create_enrollments() {
+	if [ -z "$(sql "$1" postgres "SELECT 1 FROM pg_database WHERE datname = '$FAULT_DB'")" ]; then
+		createdb -p "$1" "$FAULT_DB"
+		sql "$1" "$FAULT_DB" "CREATE EXTENSION enrollment"
+	fi
+	sql "$1" "$FAULT_DB" "
 		SELECT count(enrollment.enroll('hot-' || i, 'course', 1000000))
 		  FROM generate_series(1, $HOT) i;
 		SELECT count(enrollment.enroll('user-' || i, 'course', 500))
@@ -138,24 +142,30 @@ wait_client() {
 }
 
 # check_calls PORT CONNINFO: send every unknown call of the log again with
-# its key, then check the log against the ledger of the server at PORT.
+# its key, then check the log against the ledger of the server at PORT:
+# the rows of course "course", the client's only course, copied into the
+# schema checks with the log (local tables, also under Citus).
 check_calls() {
 	local port=$1 q
 	awk -F '\t' '$6 == "unknown"' "$WORK/calls.log" |
 		"$WORK/client" -c "$2" -o "$WORK/resolved.log" -r
-	sql "$port" fault "
+	sql "$port" "$FAULT_DB" "
 		CREATE SCHEMA checks;
+		CREATE TABLE checks.payments AS
+		SELECT * FROM enrollment.payments WHERE course_id = 'course';
+		CREATE TABLE checks.enrollments AS
+		SELECT * FROM enrollment.enrollments WHERE course_id = 'course';
 		CREATE TABLE checks.logged (key text, kind text, user_id text,
 			course_id text, amount numeric, outcome text, sqlstate text,
 			payment_id bigint, paid numeric, amount_paid numeric,
 			amount_due numeric, status text, replayed boolean, attempts int,
 			uncertain boolean, server int);
 		CREATE TABLE checks.resolved (LIKE checks.logged)"
-	psql -X -q -v ON_ERROR_STOP=1 -p "$port" -d fault \
+	psql -X -q -v ON_ERROR_STOP=1 -p "$port" -d "$FAULT_DB" \
 		-c "\\copy checks.logged FROM '$WORK/calls.log'" \
 		-c "\\copy checks.resolved FROM '$WORK/resolved.log'"
 	# each call's final outcome, and the ledger row of its key if any
-	sql "$port" fault "
+	sql "$port" "$FAULT_DB" "
 		CREATE VIEW checks.calls AS
 		SELECT * FROM checks.resolved
 		UNION ALL
@@ -167,10 +177,10 @@ check_calls() {
 		       p.amount AS ledger_amount, p.amount_paid_after, p.amount_due_after,
 		       p.status_after
 		  FROM checks.calls c
-		  LEFT JOIN enrollment.payments p
+		  LEFT JOIN checks.payments p
 		         ON p.user_id = c.user_id AND p.idempotency_key = c.key"
 
-	q() { sql "$port" fault "$1"; }
+	q() { sql "$port" "$FAULT_DB" "$1"; }
 	local unknown lost refused_paid duplicated mismatched
 	unknown=$(q "SELECT count(*) FROM checks.calls WHERE outcome = 'unknown'")
 	lost=$(q "SELECT count(*) FROM checks.answered
@@ -179,12 +189,12 @@ check_calls() {
 	                   WHERE outcome = 'refused' AND ledger_payment_id IS NOT NULL")
 	# ledger rows that no ok call accounts for, and keys taken twice
 	duplicated=$(q "
-		SELECT (SELECT count(*) FROM enrollment.payments p
+		SELECT (SELECT count(*) FROM checks.payments p
 		         WHERE NOT EXISTS (SELECT FROM checks.calls c
 		                            WHERE c.outcome = 'ok' AND c.user_id = p.user_id
 		                              AND c.key = p.idempotency_key))
 		     + (SELECT count(*) - count(DISTINCT (user_id, idempotency_key))
-		          FROM enrollment.payments WHERE idempotency_key IS NOT NULL)")
+		          FROM checks.payments WHERE idempotency_key IS NOT NULL)")
 	mismatched=$(q "
 		SELECT count(*) FROM checks.answered
 		 WHERE outcome = 'ok'
@@ -208,9 +218,9 @@ check_calls() {
 		"only calls whose answer was lost were answered with replayed = true"
 	tap "$(q "SELECT bool_and(e.amount_paid = coalesce(l.total, 0)
 	                      AND e.amount_paid = coalesce(c.total, 0))
-	            FROM enrollment.enrollments e
+	            FROM checks.enrollments e
 	            LEFT JOIN (SELECT user_id, course_id, sum(amount) AS total
-	                         FROM enrollment.payments GROUP BY 1, 2) l
+	                         FROM checks.payments GROUP BY 1, 2) l
 	                   USING (user_id, course_id)
 	            LEFT JOIN (SELECT user_id, course_id, sum(paid) AS total
 	                         FROM checks.calls WHERE outcome = 'ok' GROUP BY 1, 2) c
@@ -219,16 +229,16 @@ check_calls() {
 	tap "$(q "SELECT bool_and(amount_due = price - amount_paid
 	                      AND amount_paid BETWEEN 0 AND price
 	                      AND status = CASE WHEN status = 'refunded' AND amount_paid = 0
-	                                             AND EXISTS (SELECT FROM enrollment.payments p
+	                                             AND EXISTS (SELECT FROM checks.payments p
 	                                                          WHERE p.user_id = e.user_id
 	                                                            AND p.kind = 'refund')
 	                                        THEN 'refunded'
 	                                        WHEN amount_due = 0 THEN 'paid'
 	                                        WHEN amount_paid = 0 THEN 'pending'
 	                                        ELSE 'partial' END::enrollment.payment_status)
-	            FROM enrollment.enrollments e")" \
+	            FROM checks.enrollments e")" \
 		"every enrollment: amount_due = price - amount_paid, 0 <= amount_paid <= price, status agrees"
-	tap "$(q "SELECT count(*) = 0 FROM enrollment.verify()")" \
+	tap "$(q "SELECT count(*) = 0 FROM enrollment.verify() WHERE course_id = 'course'")" \
 		"enrollment.verify() finds nothing"
 	tap "$(q "SELECT count(*) > 0 FROM checks.calls WHERE uncertain")" \
 		"the faults cut calls in flight (answers lost, then resolved)"
