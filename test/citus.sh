@@ -19,55 +19,15 @@
 # skipped.  Runs as root (the servers as the postgres user) or as their
 # owner; prints one TAP line per check.
 source "$(dirname "$0")/fault/common.sh"	# scripts/lib.sh, test/tap.sh, $WORK
+source test/citus_cluster.sh
 
-CITUS_SOURCE=$(cd "$REPO_ROOT/.." && pwd)/shared/citus
-COORDINATOR=${CITUS_PORT:-9700}
-WORKERS=("$((COORDINATOR + 1))" "$((COORDINATOR + 2))")
 NEW_WORKER=$((COORDINATOR + 3))
-
-if [ ! -f "$($PG_CONFIG --pkglibdir)/citus.so" ]; then
-	if [ "$PG_VERSION" -gt 17 ]; then
-		echo "1..0 # SKIP Citus 13.2 does not support PostgreSQL $PG_VERSION"
-		exit 0
-	elif [ -f "$CITUS_SOURCE/build.sh" ]; then
-		echo "# building Citus from $CITUS_SOURCE (once)"
-		as_root bash "$CITUS_SOURCE/build.sh" "$PG_CONFIG" >&2
-	else
-		echo "1..0 # SKIP Citus is not installed and $CITUS_SOURCE is not there"
-		exit 0
-	fi
-fi
+need_citus
 build_and_install
 unset PGPORT PGDATABASE PGOPTIONS
 
-# start_node PORT: a new cluster on 127.0.0.1:PORT with Citus loaded
-start_node() {
-	new_server "node-$1" "port = $1" \
-		"shared_preload_libraries = 'citus, pg_stat_statements'" \
-		"pg_stat_statements.track = all" "track_functions = all" \
-		"max_connections = 200" "max_prepared_transactions = 200" \
-		"wal_level = logical" "citus.shard_count = 8"
-	start_server "$WORK/node-$1"
-	on "$1" "CREATE EXTENSION citus; CREATE EXTENSION pg_stat_statements" >/dev/null
-}
-
-# on PORT STATEMENT: run it on that node; results unaligned, errors as
-# "ERROR:  SQLSTATE" on stderr
-on() {
-	psql -X -q -t -A -h 127.0.0.1 -p "$1" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$2"
-}
-coordinator() { on "$COORDINATOR" "$1"; }
 # sqlstate_of STATEMENT: the SQLSTATE it fails with on the coordinator
 sqlstate_of() { coordinator "$1" 2>&1 >/dev/null | sed -n 's/^ERROR:  //p'; }
-
-# readme_block N: the Nth SQL block the README marks for this test
-readme_block() {
-	awk -v n="$1" '
-		/^<!-- test\/citus.sh runs this block -->$/ { marked++; next }
-		marked == n && /^```sql$/ { inside = 1; next }
-		inside && /^```$/ { exit }
-		inside { print }' README.md
-}
 
 # worker_of USER: the port of the worker holding that user's shards
 worker_of() {
@@ -120,12 +80,7 @@ calls_on() {
 
 # -- the cluster ------------------------------------------------------------
 
-start_node "$COORDINATOR"
-for port in "${WORKERS[@]}"; do start_node "$port"; done
-coordinator "SELECT citus_set_coordinator_host('127.0.0.1', $COORDINATOR)" >/dev/null
-for port in "${WORKERS[@]}"; do
-	coordinator "SELECT citus_add_node('127.0.0.1', $port)" >/dev/null
-done
+start_citus_cluster
 coordinator "CREATE EXTENSION enrollment"
 version=$(coordinator "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")
 tap "$(for port in "${WORKERS[@]}"; do
@@ -273,11 +228,17 @@ for change in "UPDATE enrollment.payments SET amount = amount" \
 	tap "$([ "$(sqlstate_of "$change")" = 23E05 ] && echo t)" \
 		"on the coordinator, $change raises 23E05"
 done
-shard=$(coordinator "SELECT shard_name(logicalrelid, shardid) FROM pg_dist_shard JOIN pg_dist_shard_placement USING (shardid)
-                      WHERE logicalrelid = 'enrollment.payments'::regclass AND nodeport = ${WORKERS[0]} LIMIT 1")
-tap "$([ -n "$shard" ] && [ "$(on "${WORKERS[0]}" "DELETE FROM $shard" 2>&1 |
-	sed -n 's/^ERROR:  //p')" = 23E05 ] && echo t)" \
-	"on a worker, DELETE from the shard $shard raises 23E05"
+# shard_refuses_delete PORT: t when DELETE from a ledger shard on that
+# worker raises 23E05; the shard's name first
+shard_refuses_delete() {
+	local shard
+	shard=$(coordinator "SELECT shard_name(logicalrelid, shardid) FROM pg_dist_shard JOIN pg_dist_shard_placement USING (shardid)
+	                      WHERE logicalrelid = 'enrollment.payments'::regclass AND nodeport = $1 LIMIT 1")
+	echo "$shard"
+	[ -n "$shard" ] && [ "$(on "$1" "DELETE FROM $shard" 2>&1 | sed -n 's/^ERROR:  //p')" = 23E05 ] && echo t
+}
+refused=$(shard_refuses_delete "${WORKERS[0]}")
+tap "$(tail -n 1 <<<"$refused")" "on a worker, DELETE from the shard $(head -n 1 <<<"$refused") raises 23E05"
 
 tap "$(coordinator "SELECT count(*) = count(DISTINCT payment_id) FROM enrollment.payments")" \
 	"payment ids are unique across the nodes"
@@ -449,6 +410,9 @@ coordinator "SELECT enrollment.enroll('$newcomer', 'course', 10)" >/dev/null
 group=$(coordinator "SELECT groupid FROM pg_dist_node WHERE nodeport = $NEW_WORKER")
 tap "$(coordinator "SELECT payment_id % 1024 = $group FROM enrollment.apply_payment('$newcomer', 'course', 1)")" \
 	"a payment for $newcomer, on the new worker, gets an id of its group modulo 1024"
+refused=$(shard_refuses_delete "$NEW_WORKER")
+tap "$(tail -n 1 <<<"$refused")" \
+	"on the new worker, DELETE from the shard $(head -n 1 <<<"$refused"), moved there by the rebalance, raises 23E05"
 tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify()")" \
 	"after the move and the rebalance, verify() finds nothing wrong"
 coordinator "SELECT * FROM enrollment.verify() LIMIT 5"
