@@ -330,6 +330,8 @@ NextPaymentIdOnCitus(Oid sequence, text *user_id, text *course_id)
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		key[2] = {PointerGetDatum(user_id), PointerGetDatum(course_id)};
 	bool		isnull;
+	HeapTuple	tuple;
+	int64		increment;
 	int64		last_id = 0;
 	int64		id;
 
@@ -348,6 +350,17 @@ NextPaymentIdOnCitus(Oid sequence, text *user_id, text *course_id)
 	}
 	SPI_freetuptable(SPI_tuptable);
 
+	tuple = SearchSysCache1(SEQRELID, ObjectIdGetDatum(sequence));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for sequence %u", sequence);
+	increment = ((Form_pg_sequence) GETSTRUCT(tuple))->seqincrement;
+	ReleaseSysCache(tuple);
+	if (increment <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the ledger's payment_id sequence does not ascend"),
+				 errhint("Give every node its payment ids as the README's \"Scaling out\" shows.")));
+
 	LockDatabaseObject(RelationRelationId, sequence, 0, ShareLock);
 	id = nextval_internal(sequence, true);
 	UnlockDatabaseObject(RelationRelationId, sequence, 0, ShareLock);
@@ -358,18 +371,6 @@ NextPaymentIdOnCitus(Oid sequence, text *user_id, text *course_id)
 	id = nextval_internal(sequence, true);
 	if (id <= last_id)
 	{
-		HeapTuple	tuple = SearchSysCache1(SEQRELID, ObjectIdGetDatum(sequence));
-		int64		increment;
-
-		if (!HeapTupleIsValid(tuple))
-			elog(ERROR, "cache lookup failed for sequence %u", sequence);
-		increment = ((Form_pg_sequence) GETSTRUCT(tuple))->seqincrement;
-		ReleaseSysCache(tuple);
-		if (increment <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("the ledger's payment_id sequence does not ascend"),
-					 errhint("Give every node its payment ids as the README's \"Scaling out\" shows.")));
 		/* the first id + k * increment above last_id; setval checks the maximum */
 		id += ((last_id - id) / increment + 1) * increment;
 		DirectFunctionCall2(setval_oid, ObjectIdGetDatum(sequence),

@@ -418,4 +418,17 @@ tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify()")" \
 coordinator "SELECT * FROM enrollment.verify() LIMIT 5"
 tap "$(coordinator "SELECT count(*) = count(DISTINCT payment_id) FROM enrollment.payments")" \
 	"after the move and the rebalance, payment ids are unique across the nodes"
+
+# a node whose sequence descends cannot give a row an id above its
+# enrollment's last one: 55000, nothing changed; the README's statement
+# repairs it
+on "${WORKERS[0]}" "SET citus.enable_ddl_propagation = off;
+                   ALTER SEQUENCE enrollment.payments_payment_id_seq INCREMENT BY -1024" >/dev/null
+before=$(coordinator "SELECT amount_paid FROM enrollment.enrollments WHERE user_id = '$ann' AND course_id = 'biology'")
+tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'biology', 1)")" = 55000 ] &&
+	[ "$(coordinator "SELECT amount_paid FROM enrollment.enrollments WHERE user_id = '$ann' AND course_id = 'biology'")" = "$before" ] &&
+	echo t)" "a payment on a worker whose payment_id sequence descends raises 55000 and changes nothing"
+psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ids.sql" >/dev/null
+tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$ann', 'biology', 1)")" \
+	"after the README's statement runs again, payments there succeed"
 tap_done
