@@ -95,9 +95,14 @@ tap "$([ "$status" -eq 0 ] && [ -s "$WORK/recipe.sql" ] && echo t)" \
 	"the README's recipe ($(wc -l <"$WORK/recipe.sql") lines) runs on the coordinator without an error"
 [ "$status" -eq 0 ] || cat "$WORK/recipe.log"
 readme_block 2 >"$WORK/ids.sql"
-status=0
-psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ids.sql" \
-	>"$WORK/ids.log" 2>&1 || status=$?
+# give_ids: run the README's ids statement (output in $WORK/ids.log, exit
+# status in $status)
+give_ids() {
+	status=0
+	psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ids.sql" \
+		>"$WORK/ids.log" 2>&1 || status=$?
+}
+give_ids
 tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ids.log")" -eq 3 ] &&
 	for port in "$COORDINATOR" "${WORKERS[@]}"; do [ "$(ids_set_on "$port")" = t ] || exit; done && echo t)" \
 	"the README's statement gives each of the three nodes its payment ids"
@@ -310,9 +315,7 @@ for fault in terminate restart terminate terminate; do
 	case $fault in
 	terminate) terminated=$((terminated + $(terminate_worker_backends "${WORKERS[0]}"))) ;;
 	restart)
-		as_cluster_owner pg_ctl -D "$WORK/node-${WORKERS[1]}/data" -m immediate -w stop >/dev/null
-		sleep $((RETRY_SECONDS + 1))
-		start_server "$WORK/node-${WORKERS[1]}"
+		restart_server "$WORK/node-${WORKERS[1]}"
 		restarted=$((restarted + 1))
 		;;
 	esac
@@ -352,26 +355,43 @@ nothing_lost() {
 	coordinator "SELECT * FROM enrollment.verify() WHERE user_id LIKE '$1-%' LIMIT 5"
 }
 
+# while_paying PREFIX SECONDS COMMAND...: COMMAND (output in
+# $WORK/PREFIX-run.log, exit status in $status) 3 s into a pgbench run of
+# pay PREFIX SECONDS (summary in $WORK/PREFIX.log)
+while_paying() {
+	local prefix=$1 seconds=$2 bench
+	shift 2
+	pay "$prefix" "$seconds" >"$WORK/$prefix.log" &
+	bench=$!
+	sleep 3
+	status=0
+	"$@" >"$WORK/$prefix-run.log" 2>&1 || status=$?
+	wait "$bench" || true
+}
+
+# paid_safely PREFIX WHAT: no payment of that run failed, none was lost or
+# doubled, and ids kept their order "across WHAT"
+paid_safely() {
+	local paid
+	paid=$(processed "$WORK/$1.log")
+	tap "$(no_failure "$WORK/$1.log" && echo t)" \
+		"no payment failed during the ${2#* } ($paid paid)"
+	nothing_lost "$1" "$paid" "across $2"
+	tap "$(in_id_order "$1-%")" \
+		"across $2, every enrollment's ids are in the order of its payments"
+}
+
 coordinator "SELECT count(enrollment.enroll('mover-' || i, 'course', 1000000))
                FROM generate_series(1, 40) i" >/dev/null
 moved=$(user_on "${WORKERS[1]}" mover)
 push_ids "${WORKERS[1]}"	# the rows written before the move have the larger ids
 shard=$(coordinator "SELECT get_shard_id_for_distribution_column('enrollment.enrollments', '$moved')")
-pay mover 12 >"$WORK/move.log" &
-bench=$!
-sleep 3
-status=0
-coordinator "SELECT citus_move_shard_placement($shard, '127.0.0.1', ${WORKERS[1]},
-                                               '127.0.0.1', ${WORKERS[0]})" >"$WORK/move_shard.log" 2>&1 || status=$?
-wait "$bench" || true
+while_paying mover 12 coordinator "SELECT citus_move_shard_placement($shard, '127.0.0.1', ${WORKERS[1]},
+                                                                    '127.0.0.1', ${WORKERS[0]})"
 tap "$([ "$status" -eq 0 ] && [ "$(worker_of "$moved")" = "${WORKERS[0]}" ] && echo t)" \
 	"citus_move_shard_placement() moves the shard of $moved (and its colocated ledger) from the second worker to the first while 4 clients pay"
-[ "$status" -eq 0 ] || cat "$WORK/move_shard.log"
-tap "$(no_failure "$WORK/move.log" && echo t)" \
-	"no payment failed during the move ($(processed "$WORK/move.log") paid)"
-nothing_lost mover "$(processed "$WORK/move.log")" "across the move"
-tap "$(in_id_order 'mover-%')" \
-	"across the move to a node whose ids were smaller, every enrollment's ids are in the order of its payments"
+[ "$status" -eq 0 ] || cat "$WORK/mover-run.log"
+paid_safely mover "the move"
 tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$moved', 'course', 1, 'after-move')")" \
 	"a payment for $moved after the move succeeds on her new worker"
 
@@ -381,30 +401,19 @@ start_node "$NEW_WORKER"
 coordinator "SELECT citus_add_node('127.0.0.1', $NEW_WORKER)" >/dev/null
 tap "$([ "$(on "$NEW_WORKER" "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")" = "$version" ] && echo t)" \
 	"citus_add_node() creates the extension on the new worker"
-status=0
-psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ids.sql" \
-	>"$WORK/ids.log" 2>&1 || status=$?
+give_ids
 tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ids.log")" -eq 4 ] &&
 	[ "$(ids_set_on "$NEW_WORKER")" = t ] && echo t)" \
 	"the README's statement, run again, gives the new worker its payment ids"
 coordinator "SELECT count(enrollment.enroll('rebalanced-' || i, 'course', 1000000))
                FROM generate_series(1, 40) i" >/dev/null
-pay rebalanced 15 >"$WORK/rebalance.log" &
-bench=$!
-sleep 3
-status=0
 # two statements: the job the first creates must commit before the wait
-{ coordinator "SELECT citus_rebalance_start()" && coordinator "SELECT citus_rebalance_wait()"; } \
-	>"$WORK/rebalance_run.log" 2>&1 || status=$?
-wait "$bench" || true
+rebalance() { coordinator "SELECT citus_rebalance_start()" && coordinator "SELECT citus_rebalance_wait()"; }
+while_paying rebalanced 15 rebalance
 tap "$([ "$status" -eq 0 ] && [ "$(coordinator "SELECT count(*) FROM pg_dist_shard_placement WHERE nodeport = $NEW_WORKER")" -gt 0 ] && echo t)" \
 	"citus_rebalance_start() moves shards onto the new worker while 4 clients pay"
-[ "$status" -eq 0 ] || cat "$WORK/rebalance_run.log"
-tap "$(no_failure "$WORK/rebalance.log" && echo t)" \
-	"no payment failed during the rebalance ($(processed "$WORK/rebalance.log") paid)"
-nothing_lost rebalanced "$(processed "$WORK/rebalance.log")" "across the rebalance"
-tap "$(in_id_order 'rebalanced-%')" \
-	"across the rebalance, every enrollment's ids are in the order of its payments"
+[ "$status" -eq 0 ] || cat "$WORK/rebalanced-run.log"
+paid_safely rebalanced "the rebalance"
 newcomer=$(user_on "$NEW_WORKER" newcomer)
 coordinator "SELECT enrollment.enroll('$newcomer', 'course', 10)" >/dev/null
 group=$(coordinator "SELECT groupid FROM pg_dist_node WHERE nodeport = $NEW_WORKER")
@@ -428,7 +437,7 @@ before=$(coordinator "SELECT amount_paid FROM enrollment.enrollments WHERE user_
 tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'biology', 1)")" = 55000 ] &&
 	[ "$(coordinator "SELECT amount_paid FROM enrollment.enrollments WHERE user_id = '$ann' AND course_id = 'biology'")" = "$before" ] &&
 	echo t)" "a payment on a worker whose payment_id sequence descends raises 55000 and changes nothing"
-psql -X -q -t -A -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/ids.sql" >/dev/null
+give_ids
 tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$ann', 'biology', 1)")" \
 	"after the README's statement runs again, payments there succeed"
 tap_done

@@ -103,6 +103,14 @@ start_server() {	# start_server FOLDER
 		>/dev/null
 }
 
+# restart_server FOLDER: an immediate stop, down longer than a client
+# retries a call, then a start
+restart_server() {
+	as_cluster_owner pg_ctl -D "$1/data" -m immediate -w stop >/dev/null
+	sleep $((RETRY_SECONDS + 1))
+	start_server "$1"
+}
+
 server_port() {		# server_port FOLDER
 	sed -n 's/^port = //p' "$1/data/postgresql.conf" | tail -n 1
 }

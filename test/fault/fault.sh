@@ -63,9 +63,7 @@ inject() {
 			fi
 			;;
 		restart)
-			as_cluster_owner pg_ctl -D "$SERVER/data" -m immediate -w stop >/dev/null
-			sleep $((RETRY_SECONDS + 1))
-			start_server "$SERVER"
+			restart_server "$SERVER"
 			restarted=$((restarted + 1))
 			;;
 	esac
