@@ -44,7 +44,7 @@ start_server "$WORK/single"
 on "$SINGLE" "CREATE EXTENSION enrollment" >/dev/null
 start_citus_cluster "enrollment.events = off"
 coordinator "CREATE EXTENSION enrollment"
-for block in 1 2; do
+for block in 1 2 3; do
 	readme_block "$block" >"$WORK/recipe-$block.sql"
 	psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 \
 		-f "$WORK/recipe-$block.sql" >/dev/null

@@ -8,6 +8,40 @@
 -- database and a new one have the same schema.
 
 --
+-- On a Citus cluster, ALTER EXTENSION runs this script on every node (the
+-- coordinator sends it to each worker), so each node changes only its own
+-- copy of a table and the shards placed on it, with Citus's DDL propagation
+-- off.  Without Citus, the helper is a plain EXECUTE.
+--
+CREATE FUNCTION enrollment.alter_table_on_this_node(relation regclass,
+													 command text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET citus.enable_ddl_propagation = off
+AS $alter$
+DECLARE
+	shard bigint;
+BEGIN
+	EXECUTE command;
+	IF to_regclass('pg_catalog.pg_dist_placement') IS NULL THEN
+		RETURN;
+	END IF;
+	FOR shard IN EXECUTE
+		'SELECT s.shardid
+		   FROM pg_catalog.pg_dist_shard s
+		   JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid
+		  WHERE s.logicalrelid = $1
+		    AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group)'
+		USING relation
+	LOOP
+		EXECUTE 'SELECT pg_catalog.worker_apply_shard_ddl_command($1, $2, $3)'
+			USING shard, 'enrollment', command;
+	END LOOP;
+END
+$alter$;
+
+--
 -- Two statuses that end an enrollment: cancelled (refunds may follow) and
 -- refunded (everything paid was given back).  Values added to an enum
 -- cannot be used in the transaction that adds them, so the constraint
@@ -16,6 +50,7 @@
 ALTER TYPE enrollment.payment_status ADD VALUE 'cancelled';
 ALTER TYPE enrollment.payment_status ADD VALUE 'refunded';
 
+SELECT enrollment.alter_table_on_this_node('enrollment.enrollments', $ddl$
 ALTER TABLE enrollment.enrollments
 	DROP CONSTRAINT status_matches_amounts,
 	ADD CONSTRAINT status_matches_amounts CHECK (
@@ -29,7 +64,8 @@ ALTER TABLE enrollment.enrollments
 			AND amount_due OPERATOR(pg_catalog.=) 0)
 		OR CAST(status AS pg_catalog.text) OPERATOR(pg_catalog.=) 'cancelled'
 		OR (CAST(status AS pg_catalog.text) OPERATOR(pg_catalog.=) 'refunded'
-			AND amount_paid OPERATOR(pg_catalog.=) 0));
+			AND amount_paid OPERATOR(pg_catalog.=) 0))
+$ddl$);
 
 --
 -- The ledger records every event: its kind, the change it made to the
@@ -40,6 +76,7 @@ ALTER TABLE enrollment.enrollments
 CREATE TYPE enrollment.event_kind AS ENUM
 	('payment', 'refund', 'cancel', 'price_change', 'import');
 
+SELECT enrollment.alter_table_on_this_node('enrollment.payments', $ddl$
 ALTER TABLE enrollment.payments
 	ADD COLUMN kind enrollment.event_kind NOT NULL DEFAULT 'payment',
 	ADD COLUMN reason text,
@@ -54,9 +91,12 @@ ALTER TABLE enrollment.payments
 		OR (kind OPERATOR(pg_catalog.=) ANY ('{cancel,price_change}')
 			AND amount OPERATOR(pg_catalog.=) 0)),
 	ADD CONSTRAINT reason_length CHECK (
-		pg_catalog.length(reason) OPERATOR(pg_catalog.<=) 1000);
+		pg_catalog.length(reason) OPERATOR(pg_catalog.<=) 1000)
+$ddl$);
 -- every writer names the kind
-ALTER TABLE enrollment.payments ALTER COLUMN kind DROP DEFAULT;
+SELECT enrollment.alter_table_on_this_node('enrollment.payments',
+	'ALTER TABLE enrollment.payments ALTER COLUMN kind DROP DEFAULT');
+DROP FUNCTION enrollment.alter_table_on_this_node(regclass, text);
 
 --
 -- Functions

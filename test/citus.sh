@@ -88,13 +88,15 @@ tap "$(for port in "${WORKERS[@]}"; do
 done && echo t)" "CREATE EXTENSION enrollment on the coordinator creates version $version on both workers"
 
 status=0
-readme_block 1 >"$WORK/recipe.sql"
+# the recipe: its tables, then its functions
+{ readme_block 1; readme_block 2; } >"$WORK/recipe.sql"
 psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/recipe.sql" \
 	>"$WORK/recipe.log" 2>&1 || status=$?
 tap "$([ "$status" -eq 0 ] && [ -s "$WORK/recipe.sql" ] && echo t)" \
 	"the README's recipe ($(wc -l <"$WORK/recipe.sql") lines) runs on the coordinator without an error"
 [ "$status" -eq 0 ] || cat "$WORK/recipe.log"
-readme_block 2 >"$WORK/ids.sql"
+readme_block 2 >"$WORK/functions.sql"
+readme_block 3 >"$WORK/ids.sql"
 # give_ids: run the README's ids statement (output in $WORK/ids.log, exit
 # status in $status)
 give_ids() {
@@ -115,10 +117,20 @@ tap "$(coordinator "SELECT count(*) = 3
                       AND bool_and(partmethod = 'n' OR column_to_column_name(logicalrelid, partkey) = 'user_id')
                  FROM pg_dist_partition WHERE logicalrelid::text LIKE 'enrollment.%'")" \
 	"currencies is a reference table; enrollments and payments are distributed by user_id, colocated"
-tap "$(coordinator "SELECT count(*) = 8 FROM pg_dist_object
-                 WHERE classid = 'pg_proc'::regclass AND distribution_argument_index = 0
-                   AND objid::regproc::text LIKE 'enrollment.%'")" \
-	"eight functions are delegated by their first argument, user_id"
+# delegated: the functions of the extension Citus delegates by their first
+# argument; nothing else of it is in pg_dist_object
+delegated() {
+	coordinator "SELECT string_agg(p.proname, ' ' ORDER BY p.proname)
+	               FROM pg_dist_object o JOIN pg_proc p ON p.oid = o.objid
+	              WHERE o.classid = 'pg_proc'::regclass AND p.pronamespace = 'enrollment'::regnamespace
+	                AND o.distribution_argument_index IS NOT DISTINCT FROM 0
+	             HAVING count(*) = (SELECT count(*) FROM pg_dist_object d JOIN pg_proc q ON q.oid = d.objid
+	                                 WHERE d.classid = 'pg_proc'::regclass
+	                                   AND q.pronamespace = 'enrollment'::regnamespace)"
+}
+DELEGATED_1_1="apply_payment cancel_enrollment change_price enroll history import_enrollment pay_remaining_balance refund_payment"
+tap "$([ "$(delegated)" = "$DELEGATED_1_1" ] && echo t)" \
+	"the eight functions that take a user_id first are delegated by it, and nothing else"
 
 # -- the whole contract through the coordinator ------------------------------
 
@@ -440,4 +452,74 @@ tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'biology', 1)")
 give_ids
 tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$ann', 'biology', 1)")" \
 	"after the README's statement runs again, payments there succeed"
+
+# -- ALTER EXTENSION UPDATE from 1.0 on the distributed database --------------
+
+# recipe: the README's recipe on the coordinator (exit status in $status)
+recipe() {
+	status=0
+	psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/$1" \
+		>"$WORK/$1.log" 2>&1 || status=$?
+	[ "$status" -eq 0 ] || cat "$WORK/$1.log"
+}
+# shape TABLE: on every node, the columns and CHECK constraints of TABLE and
+# of each of its shards there; one line when they are all the same
+SHAPE="SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                         || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY a.attnum)
+          || ' | ' || (SELECT string_agg(pg_get_constraintdef(c.oid), ' ' ORDER BY c.conname)
+                         FROM pg_constraint c WHERE c.conrelid = '%1\$s'::regclass AND c.contype = 'c')
+         FROM pg_attribute a WHERE a.attrelid = '%1\$s'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+shape() {
+	coordinator "SELECT DISTINCT result FROM (
+	               SELECT result FROM run_command_on_shards('$1', \$s\$$SHAPE\$s\$)
+	               UNION ALL SELECT result FROM run_command_on_all_nodes(format(\$s\$$SHAPE\$s\$, '$1'))) r"
+}
+
+coordinator "DROP EXTENSION enrollment CASCADE" >/dev/null
+coordinator "CREATE EXTENSION enrollment VERSION '1.0'"
+recipe recipe.sql
+[ "$status" -eq 0 ] && give_ids
+tap "$([ "$status" -eq 0 ] && [ "$(delegated)" = "apply_payment enroll pay_remaining_balance" ] && echo t)" \
+	"on version 1.0, the README's recipe distributes the tables and delegates 1.0's three functions"
+coordinator "SELECT count(enrollment.enroll('updated-' || i, 'course', 1000000))
+               FROM generate_series(1, 40) i" >/dev/null
+while_paying updated 12 coordinator "ALTER EXTENSION enrollment UPDATE"
+tap "$([ "$status" -eq 0 ] && for port in "$COORDINATOR" "${WORKERS[@]}" "$NEW_WORKER"; do
+	[ "$(on "$port" "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")" = "$version" ] || exit
+done && echo t)" "ALTER EXTENSION enrollment UPDATE on the coordinator updates all four nodes to $version while 4 clients pay"
+[ "$status" -eq 0 ] || cat "$WORK/updated-run.log"
+paid_safely updated "the update"
+for table in enrollments payments; do
+	tap "$([ "$(shape "enrollment.$table" | wc -l)" -eq 1 ] && echo t)" \
+		"after the update, $table has the same columns and CHECK constraints on every node and every shard"
+	[ "$(shape "enrollment.$table" | wc -l)" -eq 1 ] || shape "enrollment.$table"
+done
+tap "$(coordinator "SELECT count(*) > 0 AND bool_and(kind = 'payment') FROM enrollment.payments")" \
+	"the ledger's rows written on 1.0 and during the update are payments"
+recipe functions.sql
+tap "$([ "$status" -eq 0 ] && [ "$(delegated)" = "$DELEGATED_1_1" ] && echo t)" \
+	"the README's delegation statement, run again after the update, delegates the five new functions too"
+first=$(user_on "${WORKERS[0]}" updated)
+second=$(user_on "${WORKERS[1]}" updated)
+coordinator "SELECT enrollment.refund_payment('$first', 'course', 0.01, 'refund-after-update', 'goodwill');
+              SELECT enrollment.change_price('$second', 'course', 2000000);
+              SELECT enrollment.cancel_enrollment('$second', 'course', 'changed plans');
+              SELECT enrollment.import_enrollment('imported-after-update', 'course', 10, 4)" >/dev/null
+tap "$([ "$(coordinator "SELECT string_agg(kind::text, ' ' ORDER BY payment_id) FROM (
+                      SELECT kind, payment_id FROM enrollment.history('$second', 'course')
+                       ORDER BY payment_id DESC LIMIT 2) h")" = "price_change cancel" ] &&
+	[ "$(coordinator "SELECT kind || ' ' || reason FROM enrollment.history('$first', 'course')
+	                  ORDER BY payment_id DESC LIMIT 1")" = "refund goodwill" ] &&
+	[ "$(coordinator "SELECT status FROM enrollment.enrollments WHERE user_id = '$second'")" = cancelled ] &&
+	echo t)" "after the update, refund_payment(), change_price(), cancel_enrollment() and import_enrollment() work on both workers, and history() shows their kinds"
+shard=$(coordinator "SELECT get_shard_id_for_distribution_column('enrollment.payments', '$first')")
+coordinator "SELECT citus_move_shard_placement($shard, '127.0.0.1', ${WORKERS[0]}, '127.0.0.1', ${WORKERS[1]})" >/dev/null
+tap "$([ "$(shape enrollment.payments | wc -l)" -eq 1 ] &&
+	[ "$(sqlstate_of "INSERT INTO enrollment.payments (user_id, course_id, amount, amount_paid_after,
+	                                                     amount_due_after, status_after, created_at,
+	                                                     created_by, kind)
+	                  VALUES ('$first', 'course', 1, 1, 1, 'partial', now(), current_user, 'refund')")" = 23514 ] &&
+	echo t)" "a shard moved after the update has the new columns and constraints (a refund of +1 raises 23514)"
+tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify()")" \
+	"after the update, verify() finds nothing wrong"
 tap_done

@@ -21,7 +21,9 @@
 #    FUNCTION and the like, after ON in CREATE INDEX and CREATE TRIGGER,
 #    after EXECUTE FUNCTION, REFERENCES, COMMENT ON <kind>, INSERT INTO,
 #    each item of GRANT/REVOKE ... ON [kind] <list> (not ON SCHEMA or
-#    DATABASE), and each function called in a statement starting with SELECT.
+#    DATABASE), and each function called in a statement starting with SELECT
+#    (not inside its dollar-quoted arguments: those are data, such as the
+#    DDL text the 1.1 update hands to its helper).
 # 5. The types the scripts create are written enrollment.x wherever they
 #    are named (column types, return types, casts).
 # 6. No bare operator: outside literals, every run of the characters
@@ -134,7 +136,8 @@ object_names() {	# object_names STATEMENT -> one name per line
 		grep -oiE "^COMMENT ON ($kinds|COLUMN|TRIGGER [^ ]+ ON|CONSTRAINT [^ ]+ ON) [^ (]+" <<<"$s" || true
 		grep -oiE "^INSERT INTO [^ (]+" <<<"$s" || true
 		if grep -qiE '^SELECT ' <<<"$s"; then
-			grep -oE "[A-Za-z_][A-Za-z0-9_.]*\(" <<<"$s" | sed 's/($//' || true
+			sed -E 's/\$([A-Za-z_]*)\$.*\$\1\$/$$/g' <<<"$s" |
+				grep -oE "[A-Za-z_][A-Za-z0-9_.]*\(" | sed 's/($//' || true
 		fi
 		# GRANT/REVOKE ... ON [kind] a, b(args) TO/FROM ...: each item
 		sed -nE "s/^(GRANT|REVOKE) .* ON (TABLE |FUNCTION |SEQUENCE |TYPE |DOMAIN |PROCEDURE |ROUTINE )?(.*) (TO|FROM) .*$/\3/Ip" <<<"$s" |
@@ -162,7 +165,7 @@ operators_left() {
 	sed -E 's/^[^ ]+ //;
 		/SET search_path/I s/\$([A-Za-z_]*)\$.*\$\1\$/$$/;
 		s/OPERATOR\(pg_catalog\.[^)]+\)//Ig;
-		s/\bSET [A-Za-z_]+ = /SET /Ig;
+		s/\bSET [A-Za-z_.]+ = /SET /Ig;
 		s/\bWITH \(([A-Za-z_.]+ = [^,)]+(, )?)+\)//Ig;
 		s/\b(ERRCODE|MESSAGE|DETAIL|HINT) = /\1 /Ig;
 		s/=>//g;
