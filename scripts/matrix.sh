@@ -118,6 +118,12 @@ run_in_root() {
 	git -C "$REPO_ROOT" ls-files -co --exclude-standard -z |
 		(cd "$REPO_ROOT" && tar -c --null -T - -f -) |
 		tar -x -f - -C "$root/root/enrollment"
+	# Citus's source beside the checkout, as here: the suite builds Citus
+	# in the root where it supports the major (test/citus_cluster.sh)
+	if [ -d "$REPO_ROOT/../shared/citus" ]; then
+		mkdir -p "$root/root/shared"
+		cp -a "$REPO_ROOT/../shared/citus" "$root/root/shared/citus"
+	fi
 
 	in_root() {
 		chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
