@@ -21,6 +21,9 @@ need_citus() {
 		exit 0
 	elif [ -f "$CITUS_SOURCE/build.sh" ]; then
 		echo "# building Citus from $CITUS_SOURCE (once)"
+		# the server headers of 17 include ICU's, which
+		# postgresql-server-dev-17 does not pull in
+		install_missing libicu-dev >&2
 		as_root bash "$CITUS_SOURCE/build.sh" "$PG_CONFIG" >&2
 	else
 		echo "1..0 # SKIP Citus is not installed and $CITUS_SOURCE is not there"
