@@ -21,10 +21,11 @@ PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"
 # pg_regress: sql/NAME.sql runs and is compared with expected/NAME.out;
 # install comes first, the others rely on what it creates; ledger ends by
 # dropping the extension, catalog_changes installs it again, upgrade
-# installs version 1.0 and updates it
+# installs version 1.0 and updates it, events_wal reads a logical slot
+# (the suite's server has wal_level = logical)
 REGRESS = install enroll apply_payment pay_remaining_balance idempotency \
 	apply_payments currencies errors bad_input lifecycle import ledger \
-	catalog_changes upgrade
+	catalog_changes upgrade events_wal
 
 # isolation tester: test/isolation/specs/NAME.spec against
 # test/isolation/expected/NAME.out

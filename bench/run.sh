@@ -18,8 +18,8 @@
 #      sql         one statement: atomic increment + ledger row, no checks
 #      enrollment  enrollment.apply_payment(), enrollment.events off (the
 #                  other contenders send no notification either)
-#      events      enrollment.apply_payment() with enrollment.events on,
-#                  the default: a NOTIFY per payment
+#      events      enrollment.apply_payment() with enrollment.events =
+#                  notify: a NOTIFY per payment
 #      batch       enrollment.apply_payments(), 100 payments per call (hot
 #                  scenario only; skipped if the extension does not have it)
 #    Scenarios: uniform (a random one of N_UNIFORM enrollments per payment)
@@ -178,7 +178,7 @@ run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
 	RUN_NO=$((RUN_NO + 1))
 	if [ "$scenario" = uniform ]; then n=$N_UNIFORM; course=uniform; else n=1; course=hot; fi
 	[ "$contender" = batch ] && per_tx=100
-	[ "$contender" = events ] && script=enrollment events=on
+	[ "$contender" = events ] && script=enrollment events=notify
 	[ "$clients" -lt 2 ] && jobs=1
 	out=$WORK/pgbench/$RUN_NO-$scenario-$sync-c$clients-$contender.log
 

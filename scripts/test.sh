@@ -42,9 +42,10 @@ ensure_packages libpq-dev procps ${other_majors[0]:+debootstrap}
 # the roots of the other majors are made while the suite runs here
 [ ${#other_majors[@]} -eq 0 ] || start_bases "${other_majors[@]}"
 build_and_install
-# pgTAP's scale_out.sql reads the statements that payments run
+# pgTAP's scale_out.sql reads the statements that payments run;
+# pg_regress's events_wal reads the change events from a logical slot
 start_cluster "shared_preload_libraries = 'pg_stat_statements'" \
-	"pg_stat_statements.track = all"
+	"pg_stat_statements.track = all" "wal_level = logical"
 
 LOG_DIR=$(mktemp -d /tmp/enrollment-test.XXXXXX)
 passed=0

@@ -13,7 +13,7 @@ SELECT status, count(*) FROM enrollment.pay_remaining_balance('user-1', 'course'
 SELECT count(*) FROM enrollment.apply_payments('[
 	{"user_id": "user-2", "course_id": "course", "amount": 1, "idempotency_key": "batch-1"},
 	{"user_id": "user-3", "course_id": "course", "amount": 2}]');
-SET enrollment.events = on;
+SET enrollment.events = notify;
 LISTEN enrollment_events;	-- 1.0 sends none: nothing is printed below
 SELECT replayed FROM enrollment.apply_payment('user-4', 'course', 4, 'key-4');
 SELECT amount_paid FROM enrollment.apply_payment('user-4', 'course', 1);

@@ -20,6 +20,15 @@
 #include "nodes/parsenodes.h"
 #include "utils/rel.h"
 
+/* 17 added flush: false, the commit flushes a transactional message */
+#if PG_VERSION_NUM >= 170000
+#define WriteLogicalMessage(prefix, message, size, transactional) \
+	LogLogicalMessage((prefix), (message), (size), (transactional), false)
+#else
+#define WriteLogicalMessage(prefix, message, size, transactional) \
+	LogLogicalMessage((prefix), (message), (size), (transactional))
+#endif
+
 /* 18 replaced pg_attribute_noreturn(), after the declaration, by this */
 #ifndef pg_noreturn
 #define pg_noreturn pg_attribute_noreturn()

@@ -334,10 +334,10 @@ extern void ApplyPaymentRequest(PaymentTables *tables,
 								const PaymentRequest *request,
 								LedgerEntry *entry);
 
-/* events.c: NOTIFY enrollment_events */
+/* events.c: the change event of each ledger row, in the WAL or by NOTIFY */
 extern void DefineEventSettings(void);
-extern void NotifyEvent(PaymentTables *tables, const NewPayment *payment,
-						EnrollmentStatus previous_status,
-						const LedgerEntry *entry);
+extern void SendEvent(PaymentTables *tables, const NewPayment *payment,
+					  EnrollmentStatus previous_status,
+					  const LedgerEntry *entry);
 
 #endif							/* ENROLLMENT_H */

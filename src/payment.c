@@ -317,7 +317,7 @@ ApplyPaymentToLocked(PaymentTables *tables, LockedEnrollment *enrollment,
 		return;
 	}
 
-	NotifyEvent(tables, &payment, previous_status, entry);
+	SendEvent(tables, &payment, previous_status, entry);
 }
 
 /*

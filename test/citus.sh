@@ -280,12 +280,28 @@ tap "$(coordinator "SELECT count(*) = 0 FROM enrollment.verify() WHERE user_id =
 
 # -- events come from the worker that ran the call ---------------------------
 
+# in the WAL, the default (the nodes run with wal_level = logical)
+on "${WORKERS[1]}" "SELECT pg_create_logical_replication_slot('events', 'test_decoding')" >/dev/null
+coordinator "SELECT enrollment.apply_payment('$ben', 'chemistry', 1, 'event-1')" >/dev/null
+tap "$(on "${WORKERS[1]}" "SELECT count(*) = 1 FROM pg_logical_slot_get_changes('events', NULL, NULL)
+                          WHERE data LIKE 'message: transactional: 1 prefix: enrollment, sz: % content:'
+                                          || '{\"user_id\": \"$ben\", \"course_id\": \"chemistry\", \"kind\": \"payment\", \"amount\": 1.00,%'")" \
+	"a slot on $ben's worker decodes the event of his payment through the coordinator"
+on "${WORKERS[1]}" "SELECT pg_drop_replication_slot('events')" >/dev/null
+# set_events PORT VALUE: enrollment.events for that node's sessions
+set_events() {
+	psql -X -q -h 127.0.0.1 -p "$1" -v ON_ERROR_STOP=1 -c "LOAD 'enrollment'" \
+		-c "ALTER SYSTEM SET enrollment.events = $2" -c "SELECT pg_reload_conf()" >/dev/null
+}
+# by NOTIFY, once that worker is set to send it
+set_events "${WORKERS[1]}" notify
 (psql -X -h 127.0.0.1 -p "${WORKERS[1]}" -c "LISTEN enrollment_events" \
 	-c "SELECT pg_sleep(3)" >"$WORK/listen.log" 2>&1) &
 listener=$!
 sleep 1
-coordinator "SELECT enrollment.apply_payment('$ben', 'chemistry', 2, 'event-1')" >/dev/null
+coordinator "SELECT enrollment.apply_payment('$ben', 'chemistry', 2, 'event-2')" >/dev/null
 wait "$listener"
+set_events "${WORKERS[1]}" wal
 tap "$(grep -q 'notification "enrollment_events" with payload .*"user_id": "'"$ben"'", "course_id": "chemistry", "kind": "payment", "amount": 2.00' \
 	"$WORK/listen.log" && echo t)" \
 	"a listener on $ben's worker receives the event of his payment"

@@ -8,7 +8,7 @@
 -- Run by pg_prove as a superuser in a database with pgtap and enrollment
 -- installed; everything it creates is rolled back.
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 --
 -- Schema probe: the machinery of these tests, usable by every role.
@@ -529,15 +529,18 @@ SELECT is((SELECT count(*) FROM enrollment.payments), 20::bigint,
 	'the ledger still holds the 20 rows of the four runs');
 
 --
--- enrollment.events is on unless turned off, and an application role can
--- turn it neither off nor on; GRANT SET ON PARAMETER hands it to a DBA role
+-- enrollment.events is wal unless changed, and an application role can
+-- change it neither to off nor to notify; GRANT SET ON PARAMETER hands it
+-- to a DBA role
 --
 SELECT is((SELECT boot_val || ', ' || context FROM pg_catalog.pg_settings
 			WHERE name = 'enrollment.events'),
-	'on, superuser', 'enrollment.events is on by default and a superuser setting');
+	'wal, superuser', 'enrollment.events is wal by default and a superuser setting');
 SET ROLE app;
 SELECT throws_ok($$SET enrollment.events = off$$, '42501', NULL,
-	'app: SET enrollment.events raises 42501');
+	'app: SET enrollment.events = off raises 42501');
+SELECT throws_ok($$SET enrollment.events = notify$$, '42501', NULL,
+	'app: SET enrollment.events = notify raises 42501');
 RESET ROLE;
 CREATE ROLE events_admin NOLOGIN;
 GRANT SET ON PARAMETER enrollment.events TO events_admin;
