@@ -87,14 +87,19 @@ tap "$(for port in "${WORKERS[@]}"; do
 	[ "$(on "$port" "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")" = "$version" ] || exit
 done && echo t)" "CREATE EXTENSION enrollment on the coordinator creates version $version on both workers"
 
-status=0
+# recipe FILE: run $WORK/FILE, blocks of the README's recipe, on the
+# coordinator (exit status in $status; its output after a failure)
+recipe() {
+	status=0
+	psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/$1" \
+		>"$WORK/$1.log" 2>&1 || status=$?
+	[ "$status" -eq 0 ] || cat "$WORK/$1.log"
+}
 # the recipe: its tables, then its functions
 { readme_block 1; readme_block 2; } >"$WORK/recipe.sql"
-psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/recipe.sql" \
-	>"$WORK/recipe.log" 2>&1 || status=$?
+recipe recipe.sql
 tap "$([ "$status" -eq 0 ] && [ -s "$WORK/recipe.sql" ] && echo t)" \
 	"the README's recipe ($(wc -l <"$WORK/recipe.sql") lines) runs on the coordinator without an error"
-[ "$status" -eq 0 ] || cat "$WORK/recipe.log"
 readme_block 2 >"$WORK/functions.sql"
 readme_block 3 >"$WORK/ids.sql"
 # give_ids: run the README's ids statement (output in $WORK/ids.log, exit
@@ -471,13 +476,6 @@ tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$an
 
 # -- ALTER EXTENSION UPDATE from 1.0 on the distributed database --------------
 
-# recipe: the README's recipe on the coordinator (exit status in $status)
-recipe() {
-	status=0
-	psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 -f "$WORK/$1" \
-		>"$WORK/$1.log" 2>&1 || status=$?
-	[ "$status" -eq 0 ] || cat "$WORK/$1.log"
-}
 # shape TABLE: on every node, the columns and CHECK constraints of TABLE and
 # of each of its shards there; one line when they are all the same
 SHAPE="SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
