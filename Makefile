@@ -14,18 +14,18 @@ OBJS = \
 	src/plans.o \
 	src/relations.o \
 	src/status.o
-DATA = src/enrollment--1.0.sql src/enrollment--1.0--1.1.sql
+DATA = src/enrollment--1.0.sql src/enrollment--1.0--1.1.sql src/enrollment--1.1--1.2.sql
 DATA_built = src/enrollment--1.1.sql
 PGFILEDESC = "enrollment - exact, row-locked course enrollment payments"
 
 # pg_regress: sql/NAME.sql runs and is compared with expected/NAME.out;
 # install comes first, the others rely on what it creates; ledger ends by
 # dropping the extension, catalog_changes installs it again, upgrade
-# installs version 1.0 and updates it, events_wal reads a logical slot
-# (the suite's server has wal_level = logical)
+# installs version 1.0 and updates it, events_wal and event_slots read
+# logical slots (the suite's server has wal_level = logical)
 REGRESS = install enroll apply_payment pay_remaining_balance idempotency \
 	apply_payments currencies errors bad_input lifecycle import ledger \
-	catalog_changes upgrade events_wal
+	catalog_changes upgrade events_wal event_slots
 
 # isolation tester: test/isolation/specs/NAME.spec against
 # test/isolation/expected/NAME.out

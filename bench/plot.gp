@@ -1,7 +1,7 @@
 # bench/plot.gp: throughput by clients at synchronous_commit = on, one panel
 # per scenario, one line per contender.  run.sh passes workdir (the files
 # plot_uniform.dat and plot_hot.dat: clients, then median payments/s of
-# naive plpgsql sql enrollment events batch; NaN where a contender did not run)
+# naive plpgsql sql enrollment off notify batch; NaN where a contender did not run)
 # and out (the PNG).
 set terminal pngcairo size 1400,600 font "sans,11" noenhanced
 set output out
@@ -17,15 +17,16 @@ set xlabel "pgbench clients"
 set grid
 set key opaque box
 set datafile missing NaN
-array names[6] = ["naive (loses payments)", "plpgsql", "sql (no checks)", "enrollment", \
-                  "enrollment, events on", "batch (100 per call)"]
-array colors[6] = ["#999999", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd"]
+array names[7] = ["naive (loses payments)", "plpgsql", "sql (no checks)", \
+                  "enrollment (default: events = wal)", "enrollment, events = off", \
+                  "enrollment, events = notify", "batch (100 per call)"]
+array colors[7] = ["#999999", "#1f77b4", "#2ca02c", "#d62728", "#8c564b", "#ff7f0e", "#9467bd"]
 set title "uniform: a random enrollment per payment"
 set key inside top left
-plot for [i=1:5] workdir."/plot_uniform.dat" using 1:(column(i+1)) \
+plot for [i=1:6] workdir."/plot_uniform.dat" using 1:(column(i+1)) \
      with linespoints lw 2 pt 7 lc rgb colors[i] title names[i]
 set title "hot: every payment to one enrollment"
 set key inside center right
-plot for [i=1:6] workdir."/plot_hot.dat" using 1:(column(i+1)) \
+plot for [i=1:7] workdir."/plot_hot.dat" using 1:(column(i+1)) \
      with linespoints lw 2 pt 7 lc rgb colors[i] title names[i]
 unset multiplot

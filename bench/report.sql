@@ -33,10 +33,13 @@ SELECT format('### Throughput: payments per second (median of %s runs of %s s), 
               :reps, :duration);
 SELECT '';
 SELECT 'pgbench -M prepared, -j 2, one payment of 0.01 per transaction (batch: 100 per call,'
-       ' counted as payments). enrollment and batch run with enrollment.events off, like the'
-       ' other contenders, which send no notification; events is enrollment.apply_payment() with'
-       ' enrollment.events on (the default), one NOTIFY per payment.'
-       ' plpgsql, enrollment, events and batch send an idempotency key with every'
+       ' counted as payments). enrollment and batch run in the default configuration:'
+       ' enrollment.events = wal, one logical decoding message per payment, which a consumer'
+       ' (pg_recvlogical, pgoutput with messages) streams from a slot during the whole run;'
+       ' off is enrollment.apply_payment() with enrollment.events = off, notify with'
+       ' enrollment.events = notify (one NOTIFY per payment). The server runs with'
+       ' wal_level = logical for every contender.'
+       ' plpgsql, enrollment, off, notify and batch send an idempotency key with every'
        ' payment; naive and sql have none. *uniform*: a random one of '
        || to_char(:n_uniform, 'FM999,999,999') || ' enrollments per payment; *hot*: every payment'
        ' to one enrollment. naive loses payments: "lost" is the share of its payments missing from'

@@ -16,12 +16,21 @@
 #      naive       the application's SELECT, then UPDATE (lost updates)
 #      plpgsql     bench.apply_payment(), the extension's contract in PL/pgSQL
 #      sql         one statement: atomic increment + ledger row, no checks
-#      enrollment  enrollment.apply_payment(), enrollment.events off (the
-#                  other contenders send no notification either)
-#      events      enrollment.apply_payment() with enrollment.events =
-#                  notify: a NOTIFY per payment
-#      batch       enrollment.apply_payments(), 100 payments per call (hot
-#                  scenario only; skipped if the extension does not have it)
+#      enrollment  enrollment.apply_payment() in the default configuration
+#                  (enrollment.events = wal): a logical decoding message
+#                  per payment, which a consumer reads from a slot
+#      off         enrollment.apply_payment(), enrollment.events = off
+#      notify      enrollment.apply_payment(), enrollment.events = notify:
+#                  a NOTIFY per payment
+#      batch       enrollment.apply_payments(), 100 payments per call, in the
+#                  default configuration (hot scenario only; skipped if the
+#                  extension does not have it)
+#    The server runs with wal_level = logical, and a consumer (pg_recvlogical
+#    on a pgoutput slot with messages 'true', the way a change-data-capture
+#    tool reads the events) streams the events to a file during the whole
+#    run; at the end it must have received one event per payment of
+#    enrollment and batch.  Every contender pays for the logical WAL level
+#    and for the decoding of its WAL on the same two cores.
 #    Scenarios: uniform (a random one of N_UNIFORM enrollments per payment)
 #    and hot (every payment to one enrollment); 1, 8 and 32 clients (-j 2);
 #    synchronous_commit on and off (PGOPTIONS).  Each run lasts DURATION
@@ -41,8 +50,10 @@
 #    pay_remaining_balance() on enrollments made for it before each
 #    repetition (and copied to the bench tables, which keeps the tables
 #    the same size); and the set-based floor: one UPDATE + ledger INSERT
-#    statement over N rows, without and with an idempotency key per row.  Sections 2 and 3 run
-#    with enrollment.events off, as the floor sends no notification.
+#    statement over N rows, without and with an idempotency key per row;
+#    apply_payment() with enrollment.events = wal and = notify.  Otherwise
+#    sections 2 and 3 run with enrollment.events off, as the floor sends no
+#    event.
 #    SERVER_REPS repetitions, alternating, each measurement after a
 #    CHECKPOINT; the median is reported, and each ratio is the median of
 #    that ratio within each repetition.
@@ -79,8 +90,10 @@ RESULTS=$BENCH/results
 DB=bench
 FAILURES=0
 START_TIME=$(date +%s)
-# no statement runs away; events only where a contender turns them on
+# no statement runs away; events only where a contender sends them
 export PGOPTIONS="-c statement_timeout=20min -c enrollment.events=off"
+EVENTS_PUBLICATION=enrollment_events	# the empty publication pgoutput needs
+EVENTS_SLOT=bench_events
 mkdir -p "$WORK" "$RESULTS"
 
 q() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
@@ -96,8 +109,9 @@ log() {		# progress line; also notes if the installed extension changed
 fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
 so_md5() { md5sum "$($PG_CONFIG --pkglibdir)/enrollment.so" | cut -c1-12; }
 
-# The server: no checkpoint and no JIT compilation inside a measurement;
-# the rest as scripts/lib.sh sets it (fsync on, shared_buffers 256MB).
+# The server: no checkpoint and no JIT compilation inside a measurement,
+# wal_level logical for the events' consumer; the rest as scripts/lib.sh
+# sets it (fsync on, shared_buffers 256MB).
 setup_server() {
 	ensure_packages gnuplot-nox
 	if [ "${BUILD:-1}" = 1 ]; then
@@ -113,7 +127,7 @@ setup_server() {
 	dirty=$(git status --porcelain -- src Makefile enrollment.control | wc -l)
 	[ "$dirty" -gt 0 ] && BUILT_FROM="$BUILT_FROM plus $dirty uncommitted changed files in src/"
 	start_cluster "jit = off" "max_wal_size = 16GB" "checkpoint_timeout = 1h" \
-		"$@"
+		"wal_level = logical" "$@"
 	createdb "$DB"
 	PG_VERSION_STRING=$(q -c "SELECT version()")
 }
@@ -130,7 +144,7 @@ run_description() {
 		echo
 		echo "**Warning: the installed enrollment.so changed during the run (now $(so_md5)); connections opened after that loaded the new build, so these numbers mix two builds.**"
 	fi
-	echo "Server: $PG_VERSION_STRING; fsync on, shared_buffers $(q -c 'SHOW shared_buffers') (huge pages: $(q -c 'SHOW huge_pages')), jit off, max_wal_size 16GB, checkpoint_timeout 1h, autovacuum on."
+	echo "Server: $PG_VERSION_STRING; fsync on, shared_buffers $(q -c 'SHOW shared_buffers') (huge pages: $(q -c 'SHOW huge_pages')), jit off, max_wal_size 16GB, checkpoint_timeout 1h, wal_level $(q -c 'SHOW wal_level'), autovacuum on."
 	echo
 }
 
@@ -140,7 +154,7 @@ run_description() {
 
 RUN_NO=0
 # the contenders of both scenarios; hot adds batch
-CONTENDERS="naive plpgsql sql enrollment events"
+CONTENDERS="naive plpgsql sql enrollment off notify"
 
 # The contender's enrollments and ledger, for the checks.
 tables_of() {	# tables_of CONTENDER -> "ENROLLMENTS LEDGER"
@@ -148,7 +162,7 @@ tables_of() {	# tables_of CONTENDER -> "ENROLLMENTS LEDGER"
 	naive) echo "bench.naive_enrollments -" ;;
 	plpgsql) echo "bench.pl_enrollments bench.pl_payments" ;;
 	sql) echo "bench.sql_enrollments bench.sql_payments" ;;
-	enrollment | events | batch) echo "enrollment.enrollments enrollment.payments" ;;
+	enrollment | off | notify | batch) echo "enrollment.enrollments enrollment.payments" ;;
 	esac
 }
 
@@ -173,20 +187,25 @@ balances() {	# balances CONTENDER COURSE
 run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
 	local rep=$1 sync=$2 scenario=$3 clients=$4 contender=$5
 	local n course per_tx=1 jobs=2 out rc=0 tx tps payments lost=0 status=ok
-	local script=$contender events=off
+	local script=$contender events=
 	local paid0 rows0 ledger0 paid1 rows1 ledger1
 	RUN_NO=$((RUN_NO + 1))
 	if [ "$scenario" = uniform ]; then n=$N_UNIFORM; course=uniform; else n=1; course=hot; fi
 	[ "$contender" = batch ] && per_tx=100
-	[ "$contender" = events ] && script=enrollment events=notify
+	# enrollment and batch run in the default configuration
+	case "$contender" in off | notify)
+		script=enrollment events="-c enrollment.events=$contender" ;;
+	esac
 	[ "$clients" -lt 2 ] && jobs=1
 	out=$WORK/pgbench/$RUN_NO-$scenario-$sync-c$clients-$contender.log
 
 	# every run starts with a clean buffer pool: without this, a run must
-	# write out the dirty pages that the runs before it left behind
+	# write out the dirty pages that the runs before it left behind; and
+	# with the consumer idle, its decoding of the run before done
+	consumer_catch_up
 	q -c "CHECKPOINT"
 	read -r paid0 rows0 ledger0 < <(balances "$contender" "$course")
-	PGOPTIONS="-c synchronous_commit=$sync -c statement_timeout=60s -c enrollment.events=$events" \
+	PGOPTIONS="-c synchronous_commit=$sync -c statement_timeout=60s $events" \
 		timeout $((DURATION + 120)) \
 		pgbench -n -M prepared -c "$clients" -j "$jobs" -T "$DURATION" \
 		-D n="$n" -D course="$course" -D run="$RUN_NO" -D seq=0 \
@@ -219,6 +238,56 @@ run_one() {	# run_one REP SYNC SCENARIO CLIENTS CONTENDER
 	return 0
 }
 
+# The events' consumer: pg_recvlogical on a pgoutput slot, as a
+# change-data-capture tool reads the stream, writing what it receives to
+# $WORK/events.bin.
+start_consumer() {
+	q -c "CREATE PUBLICATION $EVENTS_PUBLICATION" \
+	  -c "SELECT pg_create_logical_replication_slot('$EVENTS_SLOT', 'pgoutput')" >/dev/null
+	PGOPTIONS= pg_recvlogical -d "$DB" --slot "$EVENTS_SLOT" --start --no-loop \
+		-o proto_version=1 -o publication_names="$EVENTS_PUBLICATION" \
+		-o messages=true -F 1 -s 1 -f "$WORK/events.bin" 2>"$WORK/consumer.log" &
+	CONSUMER_PID=$!
+}
+
+# Wait until the consumer's walsender has decoded all the WAL written so far.
+consumer_catch_up() {
+	[ -n "${CONSUMER_PID:-}" ] || return 0
+	local target i
+	target=$(q -c "SELECT pg_current_wal_insert_lsn()")
+	for i in $(seq 1500); do
+		[ "$(q -c "SELECT coalesce(bool_or(sent_lsn >= '$target'), false)
+		             FROM pg_stat_replication WHERE application_name = 'pg_recvlogical'")" = t ] &&
+			return 0
+		sleep 0.2
+	done
+	fail "the events' consumer is not streaming, or more than 5 minutes behind (see $WORK/consumer.log)"
+}
+
+# Stop the consumer once it has written everything, and check that it
+# received one event per payment of the contenders that sent them.
+stop_consumer() {
+	local sent received i
+	q -c "SELECT pg_logical_emit_message(true, 'enrollment', '{\"bench\": \"done\"}')" >/dev/null
+	for i in $(seq 600); do
+		tail -c 1000 "$WORK/events.bin" | grep -aq '"bench": "done"' && break
+		sleep 0.2
+	done
+	kill "$CONSUMER_PID" 2>/dev/null || true
+	wait "$CONSUMER_PID" 2>/dev/null || true
+	CONSUMER_PID=
+	q -c "SELECT pg_drop_replication_slot('$EVENTS_SLOT')" >/dev/null
+	sent=$(awk -F '\t' '$5 == "enrollment" || $5 == "batch" { n += $8 } END { print n + 0 }' \
+		"$WORK/throughput.tsv")
+	received=$(grep -ao '"payment_id"' "$WORK/events.bin" | wc -l)
+	rm -f "$WORK/events.bin"
+	if [ "$received" -eq "$sent" ]; then
+		log "the events' consumer received $received events, one per payment of enrollment and batch"
+	else
+		fail "the events' consumer received $received events for $sent payments of enrollment and batch"
+	fi
+}
+
 throughput() {
 	local contenders_hot=$CONTENDERS
 	HAVE_BATCH=$(q -c "SELECT to_regprocedure('enrollment.apply_payments(jsonb)') IS NOT NULL")
@@ -229,6 +298,7 @@ throughput() {
 	fi
 	rm -rf "$WORK/pgbench" "$WORK/throughput.tsv"
 	mkdir -p "$WORK/pgbench"
+	start_consumer
 
 	log "warm-up: every contender once, 8 clients, 1 s"
 	local c rep sync scenario clients contenders
@@ -249,6 +319,7 @@ throughput() {
 			done
 		done
 	done
+	stop_consumer
 }
 
 ########################################################################
@@ -280,7 +351,7 @@ server_side() {
 		  -c "INSERT INTO bench.sql_enrollments SELECT * FROM enrollment.enrollments
 		       WHERE course_id = 'rem$rep'" >/dev/null
 		for what in enrollment plpgsql enrollment_key plpgsql_key enrollment_remaining \
-			enrollment_sql floor floor_key; do
+			enrollment_sql enrollment_wal enrollment_notify floor floor_key; do
 			setting=
 			case "$what" in
 			enrollment) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
@@ -288,6 +359,10 @@ server_side() {
 			enrollment_sql) sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
 			                       FROM generate_series(1, $n) i"
 			                setting="enrollment.table_access = sql" ;;
+			enrollment_wal | enrollment_notify)
+			                sql="SELECT count(enrollment.apply_payment('s' || i, 'srv', 0.01))
+			                       FROM generate_series(1, $n) i"
+			                setting="enrollment.events = ${what#enrollment_}" ;;
 			enrollment_remaining) sql="SELECT count(enrollment.pay_remaining_balance('s' || i,
 			                                         'rem$rep'))
 			                             FROM generate_series(1, $n) i" ;;
@@ -333,7 +408,7 @@ server_side() {
 	}
 	local bad
 	bad=$(q -c "SELECT string_agg(t, ', ') FROM (
-	    $(srv_check enrollment enrollment.enrollments enrollment.payments 3)
+	    $(srv_check enrollment enrollment.enrollments enrollment.payments 5)
 	    UNION
 	    $(srv_check plpgsql bench.pl_enrollments bench.pl_payments 2)
 	    UNION

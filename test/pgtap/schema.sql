@@ -1,15 +1,15 @@
 -- schema.sql: the objects the install script creates, as the catalogs see
 -- them.  Run by pg_prove in a database with pgtap and enrollment installed.
 BEGIN;
-SELECT plan(100);
+SELECT plan(108);
 
 --
 -- Schema and tables
 --
 SELECT has_schema('enrollment', 'schema enrollment exists');
 SELECT tables_are('enrollment',
-	ARRAY['currencies', 'enrollments', 'payments'],
-	'schema enrollment has exactly the tables currencies, enrollments, payments');
+	ARRAY['currencies', 'enrollments', 'event_slots', 'payments'],
+	'schema enrollment has exactly the tables currencies, enrollments, event_slots, payments');
 
 -- enrollment.enrollments
 SELECT columns_are('enrollment', 'enrollments',
@@ -165,7 +165,8 @@ SELECT is(
 SELECT functions_are('enrollment',
 	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'apply_payments',
 		  'refund_payment', 'cancel_enrollment', 'change_price', 'import_enrollment',
-		  'history', 'verify', 'refuse_ledger_change'],
+		  'history', 'verify', 'refuse_ledger_change', 'create_event_slot',
+		  'drop_event_slot', 'read_events', 'confirm_events', 'check_event_slot'],
 	'schema enrollment has exactly the expected functions');
 
 SELECT has_function('enrollment', 'enroll', ARRAY['text', 'text', 'numeric', 'text'],
@@ -249,8 +250,27 @@ SELECT set_eq(
 	$$SELECT proname::text FROM pg_catalog.pg_proc
 	   WHERE pronamespace = 'enrollment'::regnamespace AND prosecdef$$,
 	ARRAY['enroll', 'apply_payment', 'pay_remaining_balance', 'apply_payments',
-		  'refund_payment', 'cancel_enrollment', 'change_price', 'import_enrollment'],
-	'the SECURITY DEFINER functions are those that write');
+		  'refund_payment', 'cancel_enrollment', 'change_price', 'import_enrollment',
+		  'read_events', 'confirm_events'],
+	'the SECURITY DEFINER functions are those that write, and the event readers');
+
+-- The event slots (1.2): create and drop for a DBA, read and confirm with
+-- the owner's rights for a role that has nothing else
+SELECT function_returns('enrollment', 'read_events', ARRAY['name', 'integer'],
+	'setof record', 'read_events() returns a set of records');
+SELECT is(
+	(SELECT pg_catalog.pg_get_function_result('enrollment.read_events(name, integer)'::regprocedure)),
+	'TABLE(commit_lsn pg_lsn, xid xid, event jsonb)',
+	'read_events() returns commit_lsn, xid, event');
+SELECT function_returns('enrollment', 'confirm_events', ARRAY['name', 'pg_lsn'], 'pg_lsn',
+	'confirm_events() returns pg_lsn');
+SELECT function_returns('enrollment', 'create_event_slot', ARRAY['name'], 'pg_lsn',
+	'create_event_slot() returns pg_lsn');
+SELECT isnt_definer('enrollment', 'create_event_slot', ARRAY['name'],
+	'create_event_slot() runs with the rights of its caller');
+SELECT isnt_definer('enrollment', 'drop_event_slot', ARRAY['name'],
+	'drop_event_slot() runs with the rights of its caller');
+SELECT col_is_pk('enrollment', 'event_slots', 'slot_name', 'event_slots is keyed by slot_name');
 SELECT is_empty(
 	$$SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
 	   WHERE p.pronamespace = 'enrollment'::regnamespace AND p.prosecdef
@@ -296,6 +316,10 @@ SELECT ok(
 	   FROM pg_catalog.pg_extension WHERE extname = 'enrollment'),
 	'extconfig contains enrollment.payments (pg_dump keeps its rows)');
 SELECT ok(
+	(SELECT 'enrollment.event_slots'::regclass::oid = ANY (extconfig)
+	   FROM pg_catalog.pg_extension WHERE extname = 'enrollment'),
+	'extconfig contains enrollment.event_slots (pg_dump keeps its rows)');
+SELECT ok(
 	(SELECT pg_catalog.pg_get_serial_sequence('enrollment.payments', 'payment_id')::regclass::oid
 			= ANY (extconfig)
 	   FROM pg_catalog.pg_extension WHERE extname = 'enrollment'),
@@ -312,12 +336,12 @@ SELECT is(
 	'extension enrollment is not relocatable');
 SELECT is(
 	(SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'enrollment'),
-	'1.1',
-	'default version of enrollment is 1.1');
+	'1.2',
+	'default version of enrollment is 1.2');
 SELECT is(
 	(SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'enrollment'),
-	'1.1',
-	'installed version of enrollment is 1.1');
+	'1.2',
+	'installed version of enrollment is 1.2');
 SELECT results_eq(
 	$$SELECT relocatable, superuser, trusted, schema = 'enrollment'
 		FROM pg_catalog.pg_available_extension_versions

@@ -8,7 +8,7 @@
 -- Run by pg_prove as a superuser in a database with pgtap and enrollment
 -- installed; everything it creates is rolled back.
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 --
 -- Schema probe: the machinery of these tests, usable by every role.
@@ -85,14 +85,20 @@ SELECT results_eq(
 			 ('enrollment.apply_payments(jsonb)', '42501'),
 			 ('enrollment.cancel_enrollment(text,text,text)', '42501'),
 			 ('enrollment.change_price(text,text,numeric,text)', '42501'),
+			 ('enrollment.check_event_slot(name)', '42501'),
+			 ('enrollment.confirm_events(name,pg_lsn)', '42501'),
+			 ('enrollment.create_event_slot(name)', '42501'),
 			 ('enrollment.currencies', '42501'),
+			 ('enrollment.drop_event_slot(name)', '42501'),
 			 ('enrollment.enroll(text,text,numeric,text)', '42501'),
 			 ('enrollment.enrollments', '42501'),
+			 ('enrollment.event_slots', '42501'),
 			 ('enrollment.history(text,text)', '42501'),
 			 ('enrollment.import_enrollment(text,text,numeric,numeric,text,timestamp with time zone)', '42501'),
 			 ('enrollment.pay_remaining_balance(text,text,text,numeric)', '42501'),
 			 ('enrollment.payments', '42501'),
 			 ('enrollment.payments_payment_id_seq', '42501'),
+			 ('enrollment.read_events(name,integer)', '42501'),
 			 ('enrollment.refund_payment(text,text,numeric,text,text)', '42501'),
 			 ('enrollment.refuse_ledger_change()', '42501'),
 			 ('enrollment.verify()', '42501')$$,
@@ -110,18 +116,41 @@ SELECT results_eq(
 			 ('enrollment.apply_payments(jsonb)', '22004'),
 			 ('enrollment.cancel_enrollment(text,text,text)', '42501'),
 			 ('enrollment.change_price(text,text,numeric,text)', '42501'),
+			 ('enrollment.check_event_slot(name)', '42501'),
+			 ('enrollment.confirm_events(name,pg_lsn)', '42501'),
+			 ('enrollment.create_event_slot(name)', '42501'),
 			 ('enrollment.currencies', '00000'),
+			 ('enrollment.drop_event_slot(name)', '42501'),
 			 ('enrollment.enroll(text,text,numeric,text)', '22004'),
 			 ('enrollment.enrollments', '00000'),
+			 ('enrollment.event_slots', '42501'),
 			 ('enrollment.history(text,text)', '22004'),
 			 ('enrollment.import_enrollment(text,text,numeric,numeric,text,timestamp with time zone)', '42501'),
 			 ('enrollment.pay_remaining_balance(text,text,text,numeric)', '22004'),
 			 ('enrollment.payments', '00000'),
 			 ('enrollment.payments_payment_id_seq', '42501'),
+			 ('enrollment.read_events(name,integer)', '42501'),
 			 ('enrollment.refund_payment(text,text,numeric,text,text)', '42501'),
 			 ('enrollment.refuse_ledger_change()', '42501'),
 			 ('enrollment.verify()', '42501')$$,
 	'app: the granted functions run, the tables are readable; the back-office and migration functions, verify(), the sequence and the trigger function are denied');
+
+-- The README's recipe for a consumer of the events: the two readers'
+-- functions run, nothing else does
+RESET ROLE;
+CREATE ROLE event_reader NOLOGIN;
+GRANT USAGE ON SCHEMA enrollment TO event_reader;
+GRANT EXECUTE ON FUNCTION enrollment.read_events(name, integer),
+    enrollment.confirm_events(name, pg_lsn) TO event_reader;
+SET ROLE event_reader;
+SELECT results_eq(
+	$$SELECT member, (probe.try(stmt, 'public')).state FROM probe.members
+	   WHERE (probe.try(stmt, 'public')).state <> '42501' ORDER BY 1$$,
+	$$VALUES ('enrollment.confirm_events(name,pg_lsn)', '22004'),
+			 ('enrollment.read_events(name,integer)', '22004')$$,
+	'event_reader: read_events() and confirm_events() run; every other function, table and sequence raises 42501');
+RESET ROLE;
+SET ROLE app;
 
 SELECT throws_ok($$TRUNCATE enrollment.payments$$, '42501', NULL,
 	'app: TRUNCATE payments is denied');
