@@ -15,10 +15,10 @@
 #   (test/concurrency.sh), the randomized bad-input run (test/fuzz.sh),
 #   pg_dump and pg_restore (test/dump_restore.sh), a fresh install against
 #   an updated one (test/upgrade.sh), and the short runs of the
-#   fault and failover tests (test/fault/), which start servers of their
-#   own, and the extension on a three-node Citus cluster (test/citus.sh,
+#   fault, change stream and failover tests (test/fault/), which start
+#   servers of their own, and the extension on a three-node Citus cluster (test/citus.sh,
 #   which builds Citus once from ../shared/citus, or says it skipped).
-#   The concurrency, fuzz and fault tests run on both paths too.
+#   The concurrency, fuzz, fault and stream tests run on both paths too.
 # Each other major runs the demo, this same suite with --host, and the
 # restore of a dump made here if it is a later major.
 # The last line is "N passed, N failed" over all of them; the exit status is
@@ -150,6 +150,8 @@ fi
 run_tap_suite upgrade bash test/upgrade.sh
 run_tap_suite fault bash test/fault/fault.sh
 run_tap_suite fault_sql "${on_sql_path[@]}" bash test/fault/fault.sh
+run_tap_suite stream bash test/fault/stream.sh
+run_tap_suite stream_sql "${on_sql_path[@]}" bash test/fault/stream.sh
 run_tap_suite failover bash test/fault/failover.sh
 run_tap_suite citus bash test/citus.sh	# skips itself without Citus
 

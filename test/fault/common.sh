@@ -271,6 +271,44 @@ check_calls() {
 	echo "# duplicated             $duplicated"
 }
 
+terminated=0
+killed=0
+restarted=0
+
+# inject terminate|kill9|restart: a fault on the server in $SERVER at
+# $PORT (database fault), counted; FAULTS is the usual sequence of them
+FAULTS=(terminate kill9 terminate restart terminate terminate)
+inject() {
+	local pid n
+	case $1 in
+		terminate)
+			n=$(sql "$PORT" fault "
+				SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+				  FROM (SELECT pid FROM pg_stat_activity
+				         WHERE application_name = 'enrollment-fault-client'
+				         ORDER BY random() LIMIT 3) b" 2>/dev/null || echo 0)
+			terminated=$((terminated + n))
+			;;
+		kill9)
+			pid=$(sql "$PORT" fault "
+				SELECT pid FROM pg_stat_activity
+				 WHERE application_name = 'enrollment-fault-client'
+				 ORDER BY random() LIMIT 1" 2>/dev/null || true)
+			# only a child of this test's postmaster
+			if [ -n "$pid" ] &&
+				[ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = "$(postmaster_pid "$SERVER")" ] &&
+				kill -9 "$pid" 2>/dev/null; then
+				killed=$((killed + 1))
+				poll "$PORT" fault "SELECT true" || true	# recovered
+			fi
+			;;
+		restart)
+			restart_server "$SERVER"
+			restarted=$((restarted + 1))
+			;;
+	esac
+}
+
 # No server process died of a signal other than the kill -9 we sent.
 check_server_log() {	# check_server_log FOLDER
 	local crashes

@@ -22,7 +22,6 @@ source "$(dirname "$0")/common.sh"
 [ "${1:-}" = --long ] && DURATION=${DURATION:-600}
 DURATION=${DURATION:-30}
 INTERVAL=${INTERVAL:-3}		# seconds between two faults
-FAULTS=(terminate kill9 terminate restart terminate terminate)
 
 ensure_packages libpq-dev
 build_client
@@ -32,42 +31,6 @@ start_server "$SERVER"
 PORT=$(server_port "$SERVER")
 CONNINFO="host=127.0.0.1 port=$PORT dbname=fault"
 create_enrollments "$PORT"
-
-terminated=0
-killed=0
-restarted=0
-
-# inject terminate|kill9|restart
-inject() {
-	local pid n
-	case $1 in
-		terminate)
-			n=$(sql "$PORT" fault "
-				SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-				  FROM (SELECT pid FROM pg_stat_activity
-				         WHERE application_name = 'enrollment-fault-client'
-				         ORDER BY random() LIMIT 3) b" 2>/dev/null || echo 0)
-			terminated=$((terminated + n))
-			;;
-		kill9)
-			pid=$(sql "$PORT" fault "
-				SELECT pid FROM pg_stat_activity
-				 WHERE application_name = 'enrollment-fault-client'
-				 ORDER BY random() LIMIT 1" 2>/dev/null || true)
-			# only a child of this test's postmaster
-			if [ -n "$pid" ] &&
-				[ "$(ps -o ppid= -p "$pid" | tr -d ' ')" = "$(postmaster_pid "$SERVER")" ] &&
-				kill -9 "$pid" 2>/dev/null; then
-				killed=$((killed + 1))
-				poll "$PORT" fault "SELECT true" || true	# recovered
-			fi
-			;;
-		restart)
-			restart_server "$SERVER"
-			restarted=$((restarted + 1))
-			;;
-	esac
-}
 
 run_client "$CONNINFO" "$DURATION"
 end=$((SECONDS + DURATION))
