@@ -91,24 +91,24 @@ BEGIN
 	END IF;
 	-- the rows of pgoutput: B(egin), M(essage), C(ommit), ...; a transactional
 	-- message is 'M', flags 1, its LSN (8 bytes), the prefix and a zero
-	-- byte, the length (4 bytes), then the payload from byte 26 on
+	-- byte, the length (4 bytes), then the payload from byte 26 on.  The
+	-- position of a message is that of the first commit after it: the
+	-- smallest commit position from it on, as they increase.
 	RETURN QUERY
-	WITH decoded AS (
-		SELECT c.lsn AS row_lsn, c.xid AS row_xid, c.data, c.n
-		  FROM pg_catalog.pg_logical_slot_peek_binary_changes(slot_name, NULL, max_events,
-				'proto_version', '1', 'publication_names', 'enrollment_events',
-				'messages', 'true') WITH ORDINALITY AS c (lsn, xid, data, n))
-	SELECT k.row_lsn, m.row_xid,
-		   pg_catalog.convert_from(pg_catalog.substr(m.data, 26),
+	SELECT d.commit_lsn, d.xid,
+		   pg_catalog.convert_from(pg_catalog.substr(d.data, 26),
 								   pg_catalog.getdatabaseencoding())::jsonb
-	  FROM decoded m
-	  JOIN decoded k ON k.row_xid OPERATOR(pg_catalog.=) m.row_xid
-					AND pg_catalog.get_byte(k.data, 0) OPERATOR(pg_catalog.=) 67
-	 WHERE pg_catalog.get_byte(m.data, 0) OPERATOR(pg_catalog.=) 77
-	   AND pg_catalog.get_byte(m.data, 1) OPERATOR(pg_catalog.=) 1
-	   AND pg_catalog.substr(m.data, 11, 11) OPERATOR(pg_catalog.=)
+	  FROM (SELECT c.xid, c.data, c.n,
+				   pg_catalog.min(CASE WHEN pg_catalog.get_byte(c.data, 0) OPERATOR(pg_catalog.=) 67
+									   THEN c.lsn END) OVER (ORDER BY c.n DESC) AS commit_lsn
+			  FROM pg_catalog.pg_logical_slot_peek_binary_changes(slot_name, NULL, max_events,
+					'proto_version', '1', 'publication_names', 'enrollment_events',
+					'messages', 'true') WITH ORDINALITY AS c (lsn, xid, data, n)) d
+	 WHERE pg_catalog.get_byte(d.data, 0) OPERATOR(pg_catalog.=) 77
+	   AND pg_catalog.get_byte(d.data, 1) OPERATOR(pg_catalog.=) 1
+	   AND pg_catalog.substr(d.data, 11, 11) OPERATOR(pg_catalog.=)
 		   pg_catalog.decode('656e726f6c6c6d656e7400', 'hex')	-- 'enrollment', 0
-	 ORDER BY m.n;
+	 ORDER BY d.n;
 END
 $function$;
 
