@@ -102,6 +102,13 @@ SELECT * FROM enrollment.read_events('billing');
 SELECT enrollment.create_event_slot('billing') IS NOT NULL AS created_again;
 SELECT count(*) FROM enrollment.read_events('billing');
 SELECT enrollment.create_event_slot('billing');
+-- nor in a transaction that has written
+BEGIN;
+SELECT status FROM enrollment.enroll('fay', 'databases', 10.00);
+\set VERBOSITY sqlstate
+SELECT enrollment.create_event_slot('late');
+\set VERBOSITY default
+ROLLBACK;
 
 SELECT enrollment.drop_event_slot('billing');
 SELECT enrollment.drop_event_slot('billing');
