@@ -138,7 +138,8 @@ END
 $function$;
 
 -- An event slot's confirmed position; an error if slot_name is not an
--- event slot, or if its slot is gone (a restored database).
+-- event slot, if its slot is gone (a restored database), or if the slot
+-- was invalidated (max_slot_wal_keep_size).
 CREATE FUNCTION enrollment.check_event_slot(slot_name name)
 RETURNS pg_lsn
 LANGUAGE plpgsql
@@ -146,6 +147,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
 	confirmed pg_lsn;
+	status text;
 BEGIN
 	IF slot_name IS NULL THEN
 		RAISE EXCEPTION 'slot_name must not be null' USING ERRCODE = '22004';
@@ -156,13 +158,19 @@ BEGIN
 			USING ERRCODE = '42704',
 				  HINT = 'A DBA creates one with enrollment.create_event_slot().';
 	END IF;
-	SELECT r.confirmed_flush_lsn INTO confirmed
+	SELECT r.confirmed_flush_lsn, r.wal_status INTO confirmed, status
 	  FROM pg_catalog.pg_replication_slots r
 	 WHERE r.slot_name OPERATOR(pg_catalog.=) check_event_slot.slot_name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'the replication slot of event slot "%" does not exist', slot_name
 			USING ERRCODE = '42704',
 				  HINT = 'Replication slots are not dumped nor copied to standbys: create it again with enrollment.create_event_slot().';
+	END IF;
+	IF status OPERATOR(pg_catalog.=) 'lost' THEN
+		RAISE EXCEPTION 'event slot "%" was invalidated: its consumer has lost the stream', slot_name
+			USING ERRCODE = '55000',
+				  DETAIL = 'The slot held more WAL than max_slot_wal_keep_size allows.',
+				  HINT = 'Catch up from enrollment.payments, then drop the slot and create it again.';
 	END IF;
 	RETURN confirmed;
 END

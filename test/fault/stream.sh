@@ -151,6 +151,31 @@ while IFS=$'\t' read -r result description; do
 	fi
 done < <("$PYTHON" "$FAULT_DIR/consumer.py" check "$WORK/ledger.tsv" \
 	"$WORK/stream.out" "$WORK/sql.out" "$WORK/recvlogical.out" || echo "f	the checker failed")
+# A consumer away for too long: max_slot_wal_keep_size invalidates its slot;
+# read_events() says so, and a new slot resumes the stream.
+as_events_reader() {	# as_events_reader QUERY [PSQL OPTION...]
+	psql -X -q -t -A -v ON_ERROR_STOP=1 -p "$PORT" -d "$FAULT_DB" -U events_reader -c "$1" "${@:2}"
+}
+sql "$PORT" "$FAULT_DB" "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'" >/dev/null
+sql "$PORT" "$FAULT_DB" "SELECT pg_reload_conf()" >/dev/null
+for i in 1 2 3; do
+	sql "$PORT" "$FAULT_DB" "SELECT count(enrollment.enroll('away-' || $i || '-' || g, 'away', 1))
+		FROM generate_series(1, 100) g; SELECT pg_switch_wal()" >/dev/null
+	sql "$PORT" "$FAULT_DB" "CHECKPOINT" >/dev/null
+done
+state=$(sql "$PORT" "$FAULT_DB" "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'sql'")
+refusal=$(as_events_reader "SELECT count(*) FROM enrollment.read_events('sql')" \
+	-v VERBOSITY=sqlstate 2>&1 || true)
+tap "$([ "$state" = lost ] && [ "$refusal" = "ERROR:  55000" ] && echo t)" \
+	"a slot past max_slot_wal_keep_size is lost ($state) and read_events() refuses it with 55000 ($refusal)"
+sql "$PORT" "$FAULT_DB" "ALTER SYSTEM RESET max_slot_wal_keep_size" >/dev/null
+sql "$PORT" "$FAULT_DB" "SELECT pg_reload_conf(); SELECT enrollment.drop_event_slot('sql')" >/dev/null
+sql "$PORT" "$FAULT_DB" "SELECT enrollment.create_event_slot('sql')" >/dev/null
+sql "$PORT" "$FAULT_DB" "SELECT enrollment.enroll('back', 'away', 1);
+	SELECT enrollment.apply_payment('back', 'away', 1)" >/dev/null
+tap "$(as_events_reader "SELECT count(*) = 1 AND bool_and(event->>'user_id' = 'back')
+	FROM enrollment.read_events('sql')")" \
+	"a slot created again streams the events from then on"
 echo "# faults                 $terminated backends terminated, $killed killed -9, $restarted immediate stops and restarts, $consumer_kills consumers killed -9"
 for c in "${CONSUMERS[@]}"; do
 	echo "# $c consumer: $(grep -c . "$WORK/$c.log" || true) lines of errors, reconnected after each; the first:"
