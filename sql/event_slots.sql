@@ -4,6 +4,8 @@
 -- runs with wal_level = logical.  Positions differ from run to run, so the
 -- output shows how they compare, not what they are.
 --
+-- the messages and hints, not the lines of PL/pgSQL they come from
+\set SHOW_CONTEXT never
 CREATE EXTENSION enrollment;
 SELECT pg_catalog.pg_create_logical_replication_slot('not_an_event_slot', 'test_decoding')
 	IS NOT NULL AS created;
