@@ -71,8 +71,10 @@ version=$(psql -X -q -t -A -d enrollment_dump_source \
 	-c "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")
 stop "$OLD_BIN" "$OLD_DATA"
 # pg_upgrade needs the old cluster's choice of data checksums (off, the
-# default before 18); from 18 on, initdb turns them on unless told
-if "$PG_BIN/initdb" --help | grep -q -- --no-data-checksums; then
+# default before 18); from 18 on, initdb turns them on unless told.  (Not
+# "initdb --help | grep -q": under pipefail, grep's early exit can fail
+# initdb with SIGPIPE, which took the wrong branch.)
+if [[ "$("$PG_BIN/initdb" --help)" == *--no-data-checksums* ]]; then
 	cluster "$PG_BIN" "$NEW_DATA" --no-data-checksums
 else
 	cluster "$PG_BIN" "$NEW_DATA"
