@@ -98,9 +98,9 @@ new_server() {
 	configure_server "$folder" "$@"
 }
 
-start_server() {	# start_server FOLDER
+start_server() {	# start_server FOLDER; on failure, the end of its log
 	as_cluster_owner pg_ctl -D "$1/data" -l "$1/server.log" -w -t 120 start \
-		>/dev/null
+		>/dev/null || { tail -n 20 "$1/server.log" | sed 's/^/# /'; return 1; }
 }
 
 # restart_server FOLDER: an immediate stop, down longer than a client
