@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: the benchmark suite of the enrollment extension.
 #
-#   bash bench/run.sh            full run (about 35 minutes on 2 cores)
+#   bash bench/run.sh            full run (about 45 minutes on 2 cores)
 #   bash bench/run.sh quick      the same, short and once (under 3 minutes)
 #   bash bench/run.sh server     the server-side cost per call alone (~4 min)
 #   bash bench/run.sh scale      per-call cost as the tables grow, and backend
