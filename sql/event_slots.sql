@@ -103,7 +103,9 @@ SELECT pg_drop_replication_slot('billing');
 SELECT * FROM enrollment.read_events('billing');
 SELECT enrollment.create_event_slot('billing') IS NOT NULL AS created_again;
 SELECT count(*) FROM enrollment.read_events('billing');
+\set VERBOSITY sqlstate
 SELECT enrollment.create_event_slot('billing');
+\set VERBOSITY default
 -- nor in a transaction that has written
 BEGIN;
 SELECT status FROM enrollment.enroll('fay', 'databases', 10.00);

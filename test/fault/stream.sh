@@ -176,6 +176,19 @@ sql "$PORT" "$FAULT_DB" "SELECT enrollment.enroll('back', 'away', 1);
 tap "$(as_events_reader "SELECT count(*) = 1 AND bool_and(event->>'user_id' = 'back')
 	FROM enrollment.read_events('sql')")" \
 	"a slot created again streams the events from then on"
+# While a replication connection streams an event slot, the SQL functions
+# refuse it with 55006 (a consumer must not share its slot).
+pg_recvlogical -h 127.0.0.1 -p "$PORT" -U events_stream -d "$FAULT_DB" -S sql \
+	-o proto_version=1 -o publication_names=enrollment_events --start -f /dev/null &
+held=$!
+poll "$PORT" "$FAULT_DB" "SELECT active FROM pg_replication_slots WHERE slot_name = 'sql'"
+busy=$(as_events_reader "SELECT count(*) FROM enrollment.read_events('sql')" \
+	-v VERBOSITY=sqlstate 2>&1 || true)
+busy_drop=$(psql -X -q -t -A -p "$PORT" -d "$FAULT_DB" -v VERBOSITY=sqlstate \
+	-c "SELECT enrollment.drop_event_slot('sql')" 2>&1 || true)
+kill "$held" && wait "$held" || true
+tap "$([ "$busy" = "ERROR:  55006" ] && [ "$busy_drop" = "ERROR:  55006" ] && echo t)" \
+	"while a replication connection streams the slot, read_events() and drop_event_slot() refuse it with 55006 ($busy; $busy_drop)"
 echo "# faults                 $terminated backends terminated, $killed killed -9, $restarted immediate stops and restarts, $consumer_kills consumers killed -9"
 for c in "${CONSUMERS[@]}"; do
 	echo "# $c consumer: $(grep -c . "$WORK/$c.log" || true) lines of errors, reconnected after each; the first:"
