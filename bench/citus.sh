@@ -2,7 +2,7 @@
 # bench/citus.sh: what scaling out on Citus costs, against one node of the
 # same machine at the same moment.  Starts a plain PostgreSQL server and a
 # Citus cluster (a coordinator and two workers, test/citus_cluster.sh; the
-# README's recipe run from the README), the extension on all of them,
+# recipe run from docs/scaling.md), the extension on all of them,
 # enrollment.events off everywhere, and measures:
 #
 # 1. Throughput: pgbench -M prepared, CLIENTS clients (-j 2), DURATION
@@ -45,7 +45,7 @@ on "$SINGLE" "CREATE EXTENSION enrollment" >/dev/null
 start_citus_cluster "enrollment.events = off"
 coordinator "CREATE EXTENSION enrollment"
 for block in 1 2 3; do
-	readme_block "$block" >"$WORK/recipe-$block.sql"
+	recipe_block "$block" >"$WORK/recipe-$block.sql"
 	psql -X -q -h 127.0.0.1 -p "$COORDINATOR" -v ON_ERROR_STOP=1 \
 		-f "$WORK/recipe-$block.sql" >/dev/null
 done

@@ -1,6 +1,6 @@
 -- bench/plpgsql_contender.sql: enrollment.apply_payment() written in
 -- PL/pgSQL, the fair alternative to the C extension.  Same contract (see the
--- README): same arguments, result type, SQLSTATEs, locking, idempotency and
+-- docs/reference.md): same arguments, result type, SQLSTATEs, locking, idempotency and
 -- ledger, on the copies bench.pl_enrollments and bench.pl_payments.  Written
 -- to be fast: four statements on the common path (lock, key lookup when a
 -- key is given, UPDATE, INSERT), the checks of the arguments as plain

@@ -426,7 +426,7 @@ server_side() {
 }
 
 # Every enrollment of every contender but naive: amount_paid equals the
-# sum of its ledger (the README's monitoring query), at the end.
+# sum of its ledger (the monitoring query of docs/operations.md), at the end.
 final_ledger_check() {
 	local pair enrollments ledger bad
 	for pair in "enrollment.enrollments enrollment.payments" \

@@ -16,8 +16,10 @@
 #   pg_dump and pg_restore (test/dump_restore.sh), a fresh install against
 #   an updated one (test/upgrade.sh), and the short runs of the
 #   fault, change stream and failover tests (test/fault/), which start
-#   servers of their own, and the extension on a three-node Citus cluster (test/citus.sh,
-#   which builds Citus once from ../shared/citus, or says it skipped).
+#   servers of their own, the extension on a three-node Citus cluster (test/citus.sh,
+#   which builds Citus once from ../shared/citus, or says it skipped), the
+#   examples, links and errors table of the docs (test/docs.sh) and the
+#   retry programs of docs/retries.md (test/recipes.sh).
 #   The concurrency, fuzz, fault and stream tests run on both paths too.
 # Each other major runs the demo, this same suite with --host, and the
 # restore of a dump made here if it is a later major.
@@ -154,6 +156,8 @@ run_tap_suite stream bash test/fault/stream.sh
 run_tap_suite stream_sql "${on_sql_path[@]}" bash test/fault/stream.sh
 run_tap_suite failover bash test/fault/failover.sh
 run_tap_suite citus bash test/citus.sh	# skips itself without Citus
+run_tap_suite docs bash test/docs.sh
+run_tap_suite recipes bash test/recipes.sh
 
 if grep -q 'terminated by signal' "$CLUSTER_DIR/server.log"; then
 	echo "== the server log shows a crashed backend:"

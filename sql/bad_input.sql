@@ -1,6 +1,6 @@
 --
 -- Bad input, table-driven: every invalid call to every function raises the
--- SQLSTATE that the README documents for it, and changes nothing in either
+-- SQLSTATE that docs/reference.md documents for it, and changes nothing in either
 -- table (tables_checksum() from install.sql, taken before and after each
 -- call).
 --
@@ -18,7 +18,7 @@ SELECT amount_due, status
 SELECT amount_due, status
   FROM enrollment.pay_remaining_balance('quinn', 'paid', 'q-paid');
 
--- each call, and the SQLSTATE of the README's table "Errors" it must raise
+-- each call, and the SQLSTATE of the errors table (docs/reference.md) it must raise
 CREATE TEMP TABLE bad_input_cases (
 	n serial PRIMARY KEY,
 	expected text NOT NULL,

@@ -46,7 +46,7 @@ SELECT outcome($$SELECT enrollment.import_enrollment('mia', ' x', 100, 0)$$);
 SELECT tables_checksum() = sum AS nothing_changed FROM checksum_before;
 
 --
--- The README's bulk imports.
+-- The bulk imports of docs/migrations.md, checking that a failed run changes nothing.
 --
 
 -- from a staging table
@@ -73,7 +73,7 @@ INSERT INTO old_export (doc) VALUES
 	('{"userId": "d2", "courseId": "c1", "price": 100, "amountPaid": 100, "amountDue": 0, "paymentStatus": "paid"}'),
 	('{"userId": "d3", "courseId": "c1", "price": 100, "amountPaid": 70, "amountDue": 40, "paymentStatus": "partial"}');
 
--- the README's recipe, as a function to run it twice
+-- the recipe of docs/migrations.md
 CREATE FUNCTION import_old_export() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	d record;

@@ -2,7 +2,7 @@
 # test/citus.sh: the extension on a real Citus cluster.  A coordinator and
 # two workers on 127.0.0.1 (three throwaway clusters with
 # shared_preload_libraries = citus), citus and enrollment created on every
-# node, then the README's "Scaling out" recipe, read from the README itself
+# node, then the recipe of docs/scaling.md, read from that file
 # (the blocks after "<!-- test/citus.sh runs this block -->").  Through the
 # coordinator: every function, replays and refusals with their SQLSTATEs, a
 # batch across both workers (all or nothing), which worker ran each
@@ -44,7 +44,7 @@ user_on() {
 }
 
 # ids_set_on PORT: t when that node's copy of the ledger's sequence steps
-# by 1024 from an id equal to its Citus group modulo 1024, as the README's
+# by 1024 from an id equal to its Citus group modulo 1024, as the
 # statement sets it
 ids_set_on() {
 	on "$1" "SELECT increment_by = 1024 AND start_value % 1024 = (SELECT groupid FROM pg_dist_local_group)
@@ -87,7 +87,7 @@ tap "$(for port in "${WORKERS[@]}"; do
 	[ "$(on "$port" "SELECT extversion FROM pg_extension WHERE extname = 'enrollment'")" = "$version" ] || exit
 done && echo t)" "CREATE EXTENSION enrollment on the coordinator creates version $version on both workers"
 
-# recipe FILE: run $WORK/FILE, blocks of the README's recipe, on the
+# recipe FILE: run $WORK/FILE, blocks of the recipe, on the
 # coordinator (exit status in $status; its output after a failure)
 recipe() {
 	status=0
@@ -96,13 +96,13 @@ recipe() {
 	[ "$status" -eq 0 ] || cat "$WORK/$1.log"
 }
 # the recipe: its tables, then its functions
-{ readme_block 1; readme_block 2; } >"$WORK/recipe.sql"
+{ recipe_block 1; recipe_block 2; } >"$WORK/recipe.sql"
 recipe recipe.sql
 tap "$([ "$status" -eq 0 ] && [ -s "$WORK/recipe.sql" ] && echo t)" \
-	"the README's recipe ($(wc -l <"$WORK/recipe.sql") lines) runs on the coordinator without an error"
-readme_block 2 >"$WORK/functions.sql"
-readme_block 3 >"$WORK/ids.sql"
-# give_ids: run the README's ids statement (output in $WORK/ids.log, exit
+	"the recipe ($(wc -l <"$WORK/recipe.sql") lines) runs on the coordinator without an error"
+recipe_block 2 >"$WORK/functions.sql"
+recipe_block 3 >"$WORK/ids.sql"
+# give_ids: run the recipe's ids statement (output in $WORK/ids.log, exit
 # status in $status)
 give_ids() {
 	status=0
@@ -112,7 +112,7 @@ give_ids() {
 give_ids
 tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ids.log")" -eq 3 ] &&
 	for port in "$COORDINATOR" "${WORKERS[@]}"; do [ "$(ids_set_on "$port")" = t ] || exit; done && echo t)" \
-	"the README's statement gives each of the three nodes its payment ids"
+	"the recipe's statement gives each of the three nodes its payment ids"
 [ "$status" -eq 0 ] || cat "$WORK/ids.log"
 
 tap "$(coordinator "SELECT count(*) = 3
@@ -437,7 +437,7 @@ tap "$([ "$(on "$NEW_WORKER" "SELECT extversion FROM pg_extension WHERE extname 
 give_ids
 tap "$([ "$status" -eq 0 ] && [ "$(grep -c '|t|DO$' "$WORK/ids.log")" -eq 4 ] &&
 	[ "$(ids_set_on "$NEW_WORKER")" = t ] && echo t)" \
-	"the README's statement, run again, gives the new worker its payment ids"
+	"the recipe's statement, run again, gives the new worker its payment ids"
 coordinator "SELECT count(enrollment.enroll('rebalanced-' || i, 'course', 1000000))
                FROM generate_series(1, 40) i" >/dev/null
 # two statements: the job the first creates must commit before the wait
@@ -462,7 +462,7 @@ tap "$(coordinator "SELECT count(*) = count(DISTINCT payment_id) FROM enrollment
 	"after the move and the rebalance, payment ids are unique across the nodes"
 
 # a node whose sequence descends cannot give a row an id above its
-# enrollment's last one: 55000, nothing changed; the README's statement
+# enrollment's last one: 55000, nothing changed; the recipe's statement
 # repairs it.  The node is the one that holds ann's shard now: the
 # rebalance may have moved it.
 on "$(worker_of "$ann")" "SET citus.enable_ddl_propagation = off;
@@ -473,7 +473,7 @@ tap "$([ "$(sqlstate_of "SELECT enrollment.apply_payment('$ann', 'biology', 1)")
 	echo t)" "a payment on a worker whose payment_id sequence descends raises 55000 and changes nothing"
 give_ids
 tap "$(coordinator "SELECT status = 'partial' FROM enrollment.apply_payment('$ann', 'biology', 1)")" \
-	"after the README's statement runs again, payments there succeed"
+	"after the recipe's statement runs again, payments there succeed"
 
 # -- ALTER EXTENSION UPDATE from 1.0 on the distributed database --------------
 
@@ -495,7 +495,7 @@ coordinator "CREATE EXTENSION enrollment VERSION '1.0'"
 recipe recipe.sql
 [ "$status" -eq 0 ] && give_ids
 tap "$([ "$status" -eq 0 ] && [ "$(delegated)" = "apply_payment enroll pay_remaining_balance" ] && echo t)" \
-	"on version 1.0, the README's recipe distributes the tables and delegates 1.0's three functions"
+	"on version 1.0, the recipe distributes the tables and delegates 1.0's three functions"
 coordinator "SELECT count(enrollment.enroll('updated-' || i, 'course', 1000000))
                FROM generate_series(1, 40) i" >/dev/null
 while_paying updated 12 coordinator "ALTER EXTENSION enrollment UPDATE"
@@ -513,7 +513,7 @@ tap "$(coordinator "SELECT count(*) > 0 AND bool_and(kind = 'payment') FROM enro
 	"the ledger's rows written on 1.0 and during the update are payments"
 recipe functions.sql
 tap "$([ "$status" -eq 0 ] && [ "$(delegated)" = "$DELEGATED_1_1" ] && echo t)" \
-	"the README's delegation statement, run again after the update, delegates the five new functions too"
+	"the recipe's delegation statement, run again after the update, delegates the five new functions too"
 first=$(user_on "${WORKERS[0]}" updated)
 second=$(user_on "${WORKERS[1]}" updated)
 coordinator "SELECT enrollment.refund_payment('$first', 'course', 0.01, 'refund-after-update', 'goodwill');

@@ -7,7 +7,7 @@
 #   start_node PORT [SETTING]  a node with Citus loaded, citus created
 #   start_citus_cluster [SETTING]  the coordinator and two workers, added
 #   on PORT STATEMENT, coordinator STATEMENT   run it there, unaligned
-#   readme_block N             the Nth SQL block of the README marked
+#   recipe_block N             the Nth SQL block of docs/scaling.md marked
 #                              "<!-- test/citus.sh runs this block -->"
 
 CITUS_SOURCE=$(cd "$REPO_ROOT/.." && pwd)/shared/citus
@@ -63,11 +63,11 @@ on() {
 }
 coordinator() { on "$COORDINATOR" "$1"; }
 
-# readme_block N: the Nth SQL block the README marks for test/citus.sh
-readme_block() {
+# recipe_block N: the Nth SQL block that docs/scaling.md marks for test/citus.sh
+recipe_block() {
 	awk -v n="$1" '
 		/^<!-- test\/citus.sh runs this block -->$/ { marked++; next }
 		marked == n && /^```sql$/ { inside = 1; next }
 		inside && /^```$/ { exit }
-		inside { print }' "$REPO_ROOT/README.md"
+		inside { print }' "$REPO_ROOT/docs/scaling.md"
 }

@@ -8,7 +8,7 @@
 # control-character ids, unicode, over-long reasons, infinite times, JSON
 # batches of odd shapes), each call in its own subtransaction and
 # transaction, and records the SQLSTATE of each.  Then it checks that the
-# backend survived, that every SQLSTATE is one the README documents for bad
+# backend survived, that every SQLSTATE is one docs/reference.md documents for bad
 # input, that some calls of each function succeeded, and that every
 # enrollment still agrees with the ledger.  SEED (printed) replays the same calls.  Needs a running server
 # (PGHOST etc.) with the extension installed; creates and drops its own
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 FUZZ_CALLS=${FUZZ_CALLS:-5000}
 SEED=${SEED:-$(( (RANDOM << 15 | RANDOM) % 2147483647 ))}
 DB=enrollment_fuzz
-# the SQLSTATEs of the README's table "Errors" that a call can raise from
+# the SQLSTATEs of the errors table (docs/reference.md) that a call can raise from
 # its arguments alone; the others (42501, 25006, 55P03, 40001, 40P01,
 # 23E05, 0A000, 55P04) need other roles, read-only transactions,
 # concurrent sessions, direct writes, version 1.0 or an update in progress,

@@ -38,7 +38,7 @@ start_server "$SERVER"
 PORT=$(server_port "$SERVER")
 CONNINFO="host=127.0.0.1 port=$PORT dbname=fault"
 
-# The setup of the README: the publication, a slot per consumer, the roles.
+# The setup of docs/events.md: the publication, a slot per consumer, the roles.
 createdb -p "$PORT" "$FAULT_DB"
 sql "$PORT" "$FAULT_DB" "CREATE EXTENSION enrollment; CREATE PUBLICATION enrollment_events"
 sql "$PORT" "$FAULT_DB" "

@@ -1,6 +1,6 @@
 -- lifecycle.sql: the functions of version 1.1 (refunds, cancellation, price
--- changes, import, history, verify), their privileges with the README's
--- recipes, and the key shapes that keep the scale-out path open.  Run by
+-- changes, import, history, verify), their privileges with the recipes of
+-- docs/operations.md, and the key shapes that keep the scale-out path open.  Run by
 -- pg_prove as a superuser in a database with pgtap and enrollment
 -- installed; everything is rolled back.
 BEGIN;
@@ -60,7 +60,7 @@ SELECT col_hasnt_default('enrollment', 'payments', 'kind',
 	'payments.kind has no default: every writer names the kind');
 
 --
--- Privileges: PUBLIC gets nothing, and the README's recipes
+-- Privileges: PUBLIC gets nothing, and the recipes of docs/operations.md
 --
 SELECT is_empty(
 	$$SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p

@@ -1,4 +1,4 @@
--- privileges.sql: nothing for PUBLIC, the README's grant recipe, and the
+-- privileges.sql: nothing for PUBLIC, the grant recipe of docs/operations.md, and the
 -- append-only ledger.  Run by pg_prove as a superuser in a database with
 -- pgtap and enrollment installed; the roles it creates are rolled back.
 BEGIN;
@@ -39,7 +39,7 @@ SELECT ok(NOT pg_catalog.has_function_privilege('public',
 	'PUBLIC cannot EXECUTE refuse_ledger_change()');
 
 --
--- The grant recipe of the README, exactly
+-- The grant recipe of docs/operations.md, exactly
 --
 CREATE ROLE app NOLOGIN;
 GRANT USAGE ON SCHEMA enrollment TO app;

@@ -1,6 +1,6 @@
 -- security.sql: what privileges.sql leaves out.  Every function, table and
 -- sequence of the extension is closed to a role without grants; the
--- README's grant recipe gives nothing beyond paying and reading; the ledger
+-- grant recipe of docs/operations.md gives nothing beyond paying and reading; the ledger
 -- stays append-only on the paths around a plain UPDATE, DELETE or TRUNCATE,
 -- even for a non-superuser owner; no search_path a caller sets, nor
 -- objects in the caller's temporary schema, change what the functions do;
@@ -55,7 +55,7 @@ CREATE VIEW probe.members (member, stmt) AS
 	   AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S');
 GRANT SELECT ON probe.members TO PUBLIC;
 
--- The README's grant recipe, exactly, with its line for enroll().
+-- The grant recipe of docs/operations.md, exactly, with its line for enroll().
 CREATE ROLE app NOLOGIN;
 GRANT USAGE ON SCHEMA enrollment TO app;
 GRANT SELECT ON enrollment.enrollments, enrollment.payments,
@@ -135,7 +135,7 @@ SELECT results_eq(
 			 ('enrollment.verify()', '42501')$$,
 	'app: the granted functions run, the tables are readable; the back-office and migration functions, verify(), the sequence and the trigger function are denied');
 
--- The README's recipe for a consumer of the events: the two readers'
+-- The recipe of docs/events.md for a consumer of the events: the two readers'
 -- functions run, nothing else does
 RESET ROLE;
 CREATE ROLE event_reader NOLOGIN;
