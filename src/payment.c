@@ -213,13 +213,13 @@ Replay(const PaymentRequest *request, const LedgerEntry *entry)
 	/*
 	 * The earlier payment may have committed on this server without
 	 * reaching a synchronous standby: its wait for replication can be
-	 * cancelled.  A transaction ID makes this transaction's commit write
-	 * WAL after that payment's commit record and wait for the standby in
-	 * turn, so the caller hears of the replay only once the payment is
-	 * replicated.  The row lock has taken one already; do not depend on
-	 * that.
+	 * cancelled.  The caller hears of the replay only once the payment is
+	 * replicated all the same, because a commit waits for the standby
+	 * whenever its transaction has a transaction ID and has written WAL
+	 * (RecordTransactionCommit()), and locking the enrollment's row, which
+	 * comes first, gave this one both, after that payment's commit record.
+	 * test/fault/failover.sh checks it.
 	 */
-	(void) GetCurrentTransactionId();
 }
 
 /*
