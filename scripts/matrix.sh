@@ -113,7 +113,18 @@ run_in_root() {
 	mount -t proc proc "$root/proc"
 	mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
 	mount -t devpts -o newinstance,ptmxmode=666 devpts "$root/dev/pts"
+	# the machine's network settings: its resolver, and the certificate
+	# authorities it trusts (with npm's setting that points there), which
+	# the root's npm needs to reach the registry through this network
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	local trusted
+	for trusted in /usr/local/share/ca-certificates /etc/ssl/certs/ca-certificates.crt \
+		/etc/npmrc /usr/etc/npmrc; do
+		if [ -e "$trusted" ]; then
+			mkdir -p "$root$(dirname "$trusted")"
+			cp -RLp "$trusted" "$root$(dirname "$trusted")/"
+		fi
+	done
 	mkdir -p "$root/root/enrollment"
 	git -C "$REPO_ROOT" ls-files -co --exclude-standard -z |
 		(cd "$REPO_ROOT" && tar -c --null -T - -f -) |
