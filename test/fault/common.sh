@@ -50,11 +50,15 @@ build_client() {
 		"$FAULT_DIR/client.c" -o "$WORK/client" -lpq -lpthread
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on.
+# A TCP port on 127.0.0.1 that nothing listens on, below the range the
+# kernel takes ports of outgoing connections from: such a port is bound
+# without listening, and a server could not bind it.
 free_port() {
-	local port
+	local port low
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	[ "$low" -gt 11024 ] || low=30000	# a range that starts low: take our chances
 	while :; do
-		port=$((20000 + RANDOM % 30000))
+		port=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return
