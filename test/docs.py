@@ -8,6 +8,12 @@
                           and, with a #fragment, to a heading of it
   test/docs.py errors     the errors table of docs/reference.md against the
                           SQLSTATEs that src/ can raise, both ways
+  test/docs.py files PAGE FOLDER
+                          writes the blocks of PAGE that <!-- file: NAME -->
+                          marks into FOLDER (test/recipes.sh)
+  test/docs.py errors-table
+                          prints "SQLSTATE retry|final|both" for each entry
+                          of the errors table (test/recipes.sh)
 
 Prints TAP lines ("ok N - ...", "not ok N - ...", "# ..." diagnostics) and
 the plan.  `examples` needs a server (PGHOST, PGPORT, PGUSER: a superuser)
@@ -31,6 +37,7 @@ is run by test/citus.sh instead.  After each file, the database, the roles
 and the replication slots the examples created are dropped.
 """
 
+import difflib
 import glob
 import os
 import re
@@ -150,7 +157,7 @@ def reset_cluster():
 
 def run_examples():
     for path in doc_files():
-        runs, files = examples(read(path))
+        runs = examples(read(path))[0]
         if not runs:
             continue
         reset_cluster()
@@ -158,9 +165,7 @@ def run_examples():
         if path != 'README.md':
             psql('shop', 'CREATE EXTENSION enrollment;\n')
         with tempfile.TemporaryDirectory() as work:
-            for name, body in files:
-                with open(os.path.join(work, name), 'w') as f:
-                    f.write(body)
+            write_files(path, work)
             script = ''
             for n, (block, _) in enumerate(runs):
                 script += '\\echo @@block %d@@\n%s' % (n, block['body'])
@@ -182,7 +187,6 @@ def run_examples():
                 expected = normalized(shown)
                 diff = []
                 if actual != expected:
-                    import difflib
                     diff = list(difflib.unified_diff(
                         expected, actual, 'shown', 'printed', lineterm=''))
                 tap(not diff, '%s prints what the docs show' % where, diff)
@@ -269,13 +273,18 @@ def raised_by_source():
 
 
 def errors_table():
-    """The SQLSTATEs of the first column of docs/reference.md's errors
-    table (a "class `08`" entry as 08)."""
+    """docs/reference.md's errors table: each SQLSTATE of its first column
+    ("08" for a class, "none" for a lost connection) -> "retry" or "final",
+    from its last column ("both" when two rows differ)."""
     text = read('docs/reference.md')
     section = re.search(r'^## Errors\n(.*?)(?=^## |\Z)', text, re.M | re.S)
-    codes = set()
-    for row in re.findall(r'^\| ([^|]*) \|', section.group(1), re.M):
-        codes.update(re.findall(r'`([0-9A-Z]{5}|[0-9A-Z]{2})`', row))
+    codes = {}
+    for row in re.findall(r'^\|.*\|$', section.group(1), re.M):
+        cells = [c.strip() for c in row.strip('|').split('|')]
+        retry = 'retry' if cells[-1].startswith('yes') else 'final'
+        found = re.findall(r'`([0-9A-Z]{5}|[0-9A-Z]{2})`', cells[0])
+        for code in found + (['none'] if cells[0] == 'none' else []):
+            codes[code] = retry if codes.get(code, retry) == retry else 'both'
     return codes
 
 
@@ -300,7 +309,7 @@ NOT_PROVOKED = {
 
 def run_errors():
     raised = raised_by_source()
-    documented = errors_table()
+    documented = set(errors_table()) - {'none'}
     missing = sorted(set(raised) - documented)
     tap(not missing,
         'every SQLSTATE that src/ can raise is in the errors table of '
@@ -323,8 +332,22 @@ def run_errors():
         ['no test names %s' % c for c in unprovoked])
 
 
+def write_files(path, folder):
+    """The blocks of the page that <!-- file: NAME --> marks, as files."""
+    for name, body in examples(read(path))[1]:
+        with open(os.path.join(folder, name), 'w') as f:
+            f.write(body)
+
+
 def main():
     what = sys.argv[1:] or ['examples', 'links', 'errors']
+    if what[0] == 'files':
+        write_files(what[1], what[2])
+        return
+    if what[0] == 'errors-table':
+        for code, retry in sorted(errors_table().items()):
+            print(code, retry)
+        return
     for w in what:
         {'examples': run_examples, 'links': run_links,
          'errors': run_errors}[w]()

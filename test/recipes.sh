@@ -46,18 +46,7 @@ tap "$([ "$npm_status" -eq 0 ] && [ -f "$WORK/node_modules/pg/package.json" ] &&
 	"npm installed pg@8 (exit status $npm_status)"
 [ "$npm_status" -eq 0 ] || sed 's/^/# /' "$WORK/npm.log"
 
-# extract FILE.md: write each fenced block that the line <!-- file: NAME -->
-# precedes to $WORK/NAME
-extract() {
-	awk -v dir="$WORK" '
-		inside && /^```/ { inside = 0; next }
-		inside { print > (dir "/" name); next }
-		name != "" && /^```/ { inside = 1; next }
-		{ name = "" }
-		/^<!-- file: [^ ]+ -->$/ { name = $3 }
-	' "$1"
-}
-extract docs/retries.md
+"$PYTHON" test/docs.py files docs/retries.md "$WORK"
 tap "$([ -s "$WORK/pay.py" ] && [ -s "$WORK/pay.js" ] && [ -s "$WORK/Pay.java" ] && echo t)" \
 	"docs/retries.md holds pay.py, pay.js and Pay.java"
 
@@ -86,35 +75,9 @@ javac -d "$WORK/classes" -cp "$JDBC_JAR" "$WORK/Pay.java" "$WORK/Probe.java" \
 tap "$([ "$javac_status" -eq 0 ] && echo t)" "javac compiled Pay.java with a caller (exit status $javac_status)"
 sed 's/^/# /' "$WORK/javac.log"
 
-# table_codes: "CODE retry|final" for every SQLSTATE in the first column
-# of the errors table of docs/reference.md, "08" for class 08, "none" for
-# a lost connection; a code that two rows answer differently is "both"
-table_codes() {
-	"$PYTHON" - <<-'EOF'
-	import re
-	lines = open("docs/reference.md", encoding="utf-8").read().split("\n")
-	codes = {}
-	for line in lines[lines.index("## Errors") + 1:]:
-	    if line.startswith("#"):
-	        break
-	    if not line.startswith("|"):
-	        continue
-	    cells = [c.strip() for c in line.strip().strip("|").split("|")]
-	    retry = "retry" if cells[-1].startswith("yes") else "final"
-	    cls = re.match(r"class `(\d\d)`", cells[0])
-	    if cls:
-	        found = [cls.group(1)]
-	    elif cells[0] == "none":
-	        found = ["none"]
-	    else:
-	        found = re.findall(r"`([0-9A-Z]{5})`", cells[0])
-	    for code in found:
-	        codes[code] = retry if codes.get(code, retry) == retry else "both"
-	for code in codes:
-	    print(code, codes[code])
-	EOF
-}
-table_codes 2>"$WORK/table.log" | LC_ALL=C sort >"$WORK/table.codes" || true
+# "CODE retry|final" for every SQLSTATE of the errors table ("08" for the
+# class, "none" for a lost connection; "both" where two rows differ)
+"$PYTHON" test/docs.py errors-table 2>"$WORK/table.log" | LC_ALL=C sort >"$WORK/table.codes" || true
 sed 's/^/# /' "$WORK/table.log"
 tap "$([ "$(wc -l <"$WORK/table.codes")" -ge 40 ] && echo t)" \
 	"the errors table of docs/reference.md lists $(wc -l <"$WORK/table.codes") SQLSTATEs"
